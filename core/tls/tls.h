@@ -78,6 +78,8 @@ class Engine {
   void* in_bio_ = nullptr;  // BIO* ciphertext from the peer
   void* out_bio_ = nullptr; // BIO* ciphertext to the peer
   std::string pending_plain_;  // written before the handshake finished
+  std::string plain_in_;       // decrypted, not yet taken by read_plain()
+  bool busy_ = false;          // inside pump(): re-entrant calls only queue
   bool failed_ = false;
   bool peer_closed_ = false;
   std::string error_;
