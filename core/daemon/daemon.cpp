@@ -1,0 +1,390 @@
+#include "core/daemon/daemon.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <uv.h>
+
+#include "core/config/config.h"
+#include "core/config/directory.h"
+#include "core/log/log.h"
+#include "core/net/worker.h"
+#include "core/server/services.h"
+#include "core/tls/tls.h"
+#include "pop3/session.h"
+#include "store/store.h"
+
+namespace core::daemon {
+
+namespace fs = std::filesystem;
+using config::Protocol;
+
+namespace {
+
+void print_diagnostics(const std::vector<config::Diagnostic>& ds) {
+  for (const auto& d : ds) std::cerr << d.str() << "\n";
+}
+
+// Loads every domain file of the config's domains_dir; logs the broken ones.
+std::shared_ptr<const config::Directory> load_directory(const config::Config& cfg,
+                                                        const config::Directory* previous) {
+  std::vector<config::DomainFile> files;
+  for (const auto& path : config::list_domain_files(cfg.domains_dir)) {
+    auto f = config::load_domain_file(path);
+    for (const auto& e : f.errors) {
+      log::error("domain", {{"file", e.file}, {"line", e.line}, {"reason", e.message}});
+    }
+    for (const auto& w : f.warnings) {
+      log::warn("domain", {{"file", w.file}, {"line", w.line}, {"reason", w.message}});
+    }
+    files.push_back(std::move(f));
+  }
+  std::vector<config::Diagnostic> problems;
+  auto dir = config::Directory::build(cfg, std::move(files), previous, &problems);
+  for (const auto& p : problems) {
+    log::error("domain", {{"file", p.file}, {"line", p.line}, {"reason", p.message}});
+  }
+  return dir;
+}
+
+std::shared_ptr<tls::Context> load_tls(const config::Config& cfg, std::string* error) {
+  const auto& pair = cfg.tls.default_pair;
+  if (pair.certificate.empty()) return nullptr;
+  bool have_cert = fs::exists(pair.certificate), have_key = fs::exists(pair.private_key);
+  if (!have_cert && !have_key) {
+    // First start of a fresh installation: make a self-signed pair so that
+    // TLS works at once; operators replace it with a real certificate.
+    std::string err = tls::make_self_signed(pair.certificate, pair.private_key,
+                                            cfg.server.hostname);
+    if (!err.empty()) {
+      *error = err;
+      return nullptr;
+    }
+    log::warn("tls", {{"reason", "created a self-signed certificate"},
+                      {"certificate", pair.certificate}});
+  }
+  return tls::Context::create_server(cfg.tls, error);
+}
+
+std::unique_ptr<store::Store> make_store(const config::Config& cfg) {
+  if (cfg.store.backend == "memory") return store::make_memory_store();
+  store::MaildirOptions o;
+  o.path_template = cfg.store.path;
+  o.index_dir = (fs::path(cfg.server.state_dir) / "index").string();
+  o.fsync = cfg.store.fsync;
+  return store::make_maildir_store(o);
+}
+
+// systemd Type=notify: one datagram to $NOTIFY_SOCKET.
+void notify_systemd(const char* state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return;
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  socklen_t len = offsetof(sockaddr_un, sun_path) + std::strlen(path);
+  sendto(fd, state, std::strlen(state), 0, reinterpret_cast<sockaddr*>(&addr), len);
+  close(fd);
+}
+
+bool drop_privileges(const config::Config& cfg) {
+  if (geteuid() != 0) return true;
+  if (!cfg.server.user) {
+    log::warn("privileges", {{"reason", "running as root: set server.user to drop privileges"}});
+    return true;
+  }
+  passwd* pw = getpwnam(cfg.server.user->c_str());
+  if (!pw) {
+    std::cerr << cfg.file << ": server.user: no such user: " << *cfg.server.user << "\n";
+    return false;
+  }
+  // The state directory must belong to the service user (indexes, locks).
+  std::error_code ec;
+  fs::create_directories(cfg.server.state_dir, ec);
+  if (chown(cfg.server.state_dir.c_str(), pw->pw_uid, pw->pw_gid) != 0) {
+    log::warn("privileges", {{"reason", "could not chown state_dir"}});
+  }
+  if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+      setuid(pw->pw_uid) != 0) {
+    std::cerr << "roostd: could not drop privileges to " << pw->pw_name << "\n";
+    return false;
+  }
+  log::info("privileges", {{"user", pw->pw_name}});
+  return true;
+}
+
+class Daemon {
+ public:
+  explicit Daemon(Options o) : opts_(std::move(o)) {}
+  int run();
+
+ private:
+  bool bind_listeners();
+  void reload();
+  void begin_shutdown();
+  void kick_changed_sessions(const config::Directory& now);
+  std::shared_ptr<const net::ListenerSpec> make_spec(const config::Listener& l);
+
+  Options opts_;
+  std::unique_ptr<server::Services> services_;
+  std::vector<std::unique_ptr<net::Worker>> workers_;
+  uv_loop_t loop_{};
+  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  uv_timer_t shutdown_timer_{};
+  bool stopping_ = false;
+  uint64_t generation_ = 1;
+};
+
+std::shared_ptr<const net::ListenerSpec> Daemon::make_spec(const config::Listener& l) {
+  auto spec = std::make_shared<net::ListenerSpec>();
+  spec->config = l;
+  auto* svc = services_.get();
+  spec->admit = [svc](const std::string& ip) {
+    return svc->registry().admit_ip(ip, svc->runtime()->config().limits.connections_per_ip);
+  };
+  spec->release = [svc](const std::string& ip) { svc->registry().release_ip(ip); };
+  spec->is_trusted = [svc](const std::string& ip) {
+    const auto& nets = svc->runtime()->config().trusted_networks;
+    return std::any_of(nets.begin(), nets.end(), [&](const auto& n) { return n.contains(ip); });
+  };
+  spec->tls_context = [svc] { return svc->runtime()->tls; };
+  spec->output_high_water = services_->runtime()->config().limits.output_buffer;
+  if (l.protocol == Protocol::kPop3) {
+    spec->refusal = "-ERR [SYS/TEMP] Too many connections from your address\r\n";
+    spec->make_session = [svc](net::Connection& c) -> std::shared_ptr<net::Session> {
+      auto s = std::make_shared<pop3::Session>(*svc, svc->runtime());
+      server::SessionEntry e;
+      e.id = c.info().id;
+      e.protocol = Protocol::kPop3;
+      e.remote = c.info().remote_ip;
+      e.since = c.info().started_unix;
+      e.tls = c.info().tls_mode == config::TlsMode::kImplicit;
+      e.session = s;
+      e.worker = &c.worker();
+      svc->registry().add(std::move(e));
+      return s;
+    };
+  }
+  return spec;
+}
+
+bool Daemon::bind_listeners() {
+  const auto& cfg = services_->runtime()->config();
+  bool any = false;
+  for (const auto& l : cfg.listeners) {
+    if (l.protocol != Protocol::kPop3) {
+      log::warn("listener", {{"proto", config::to_string(l.protocol)},
+                             {"address", l.address},
+                             {"port", l.port},
+                             {"reason", "protocol not served by this version; ignored"}});
+      continue;
+    }
+    if ((l.tls != config::TlsMode::kNone) && !services_->runtime()->tls) {
+      std::cerr << l.where.str() << "listener needs tls: certificate and private_key\n";
+      return false;
+    }
+    auto spec = make_spec(l);
+    for (auto& w : workers_) {
+      std::string err;
+      int fd = net::open_tcp_listener(l.address, l.port, &err);
+      if (fd < 0 || !w->add_tcp_listener(fd, spec, &err)) {
+        std::cerr << l.where.str() << ": " << err << "\n";
+        log::error("listener", {{"address", l.address}, {"port", l.port}, {"reason", err}});
+        return false;
+      }
+    }
+    any = true;
+  }
+  if (!any) log::warn("listener", {{"reason", "no listener configured"}});
+  return true;
+}
+
+void Daemon::kick_changed_sessions(const config::Directory& now) {
+  for (const auto& e : services_->registry().snapshot()) {
+    if (e.account.empty() || !e.worker) continue;
+    const char* reason = nullptr;
+    auto acct = now.find_account(e.account);
+    if (!acct) {
+      reason = "the account was removed";
+    } else if (acct->account->status == config::AccountStatus::kSuspended) {
+      reason = "the account was suspended";
+    } else if (acct->account->password != e.password_hash) {
+      reason = "the password was changed";
+    } else if (!acct->policy.allows(e.protocol)) {
+      reason = "this protocol was disabled for the account";
+    }
+    if (!reason) continue;
+    auto weak = e.session;
+    e.worker->post([weak, reason] {
+      if (auto s = weak.lock()) s->on_kick(reason);
+    });
+  }
+}
+
+void Daemon::reload() {
+  auto old = services_->runtime();
+  auto loaded = config::load_config(opts_.config_path);
+  if (!loaded.config) {
+    for (const auto& d : loaded.errors)
+      log::error("reload", {{"file", d.file}, {"line", d.line}, {"reason", d.message}});
+    log::error("reload", {{"result", "fail"}, {"reason", "main config broken; old one kept"}});
+    return;
+  }
+  auto dir = load_directory(*loaded.config, old->directory.get());
+  std::string tls_error;
+  auto tls = load_tls(*loaded.config, &tls_error);
+  if (!tls && !tls_error.empty()) {
+    log::error("reload", {{"reason", "certificates: " + tls_error + "; old ones kept"}});
+    tls = old->tls;
+  }
+  auto rt = std::make_shared<server::Runtime>();
+  rt->directory = dir;
+  rt->tls = tls;
+  rt->generation = ++generation_;
+  services_->set_runtime(rt);
+  log::configure(loaded.config->log.json,
+                 log::parse_level(loaded.config->log.level).value_or(log::Level::kInfo));
+  size_t broken = 0;
+  for (const auto& f : dir->files()) broken += f.domain ? 0 : 1;
+  log::info("reload", {{"result", "ok"},
+                       {"domains", static_cast<int64_t>(dir->files().size())},
+                       {"broken", static_cast<int64_t>(broken)},
+                       {"generation", static_cast<int64_t>(rt->generation)}});
+  kick_changed_sessions(*dir);
+}
+
+void Daemon::begin_shutdown() {
+  if (stopping_) return;
+  stopping_ = true;
+  log::info("shutdown", {{"reason", "signal"}});
+  for (auto& w : workers_) {
+    w->stop_listening();
+  }
+  for (const auto& e : services_->registry().snapshot()) {
+    if (!e.worker) continue;
+    auto weak = e.session;
+    e.worker->post([weak] {
+      if (auto s = weak.lock()) s->on_shutdown();
+    });
+  }
+  auto grace = services_->runtime()->config().server.shutdown_grace;
+  uv_timer_init(&loop_, &shutdown_timer_);
+  shutdown_timer_.data = this;
+  // Check every 100 ms whether every session is gone; force at the deadline.
+  static std::chrono::steady_clock::time_point deadline;
+  deadline = std::chrono::steady_clock::now() + grace;
+  uv_timer_start(
+      &shutdown_timer_,
+      [](uv_timer_t* t) {
+        auto* d = static_cast<Daemon*>(t->data);
+        size_t live = 0;
+        for (auto& w : d->workers_) live += w->connection_count();
+        if (live == 0 || std::chrono::steady_clock::now() >= deadline) {
+          uv_timer_stop(t);
+          uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+          uv_close(reinterpret_cast<uv_handle_t*>(&d->sigterm_), nullptr);
+          uv_close(reinterpret_cast<uv_handle_t*>(&d->sigint_), nullptr);
+          uv_close(reinterpret_cast<uv_handle_t*>(&d->sighup_), nullptr);
+        }
+      },
+      0, 100);
+}
+
+int Daemon::run() {
+  auto loaded = config::load_config(opts_.config_path);
+  print_diagnostics(loaded.warnings);
+  if (!loaded.config) {
+    print_diagnostics(loaded.errors);
+    return 1;
+  }
+  const auto& cfg = *loaded.config;
+  log::configure(cfg.log.json, log::parse_level(cfg.log.level).value_or(log::Level::kInfo));
+
+  std::error_code ec;
+  fs::create_directories(cfg.server.state_dir, ec);
+  auto dir = load_directory(cfg, nullptr);
+  std::string tls_error;
+  auto tls = load_tls(cfg, &tls_error);
+  if (!tls && !tls_error.empty()) {
+    std::cerr << "roostd: TLS: " << tls_error << "\n";
+    return 1;
+  }
+  auto rt = std::make_shared<server::Runtime>();
+  rt->directory = dir;
+  rt->tls = tls;
+  rt->generation = generation_;
+  services_ = std::make_unique<server::Services>(rt, make_store(cfg));
+
+  unsigned n = cfg.server.workers ? cfg.server.workers : std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<net::Worker>(i));
+  if (!bind_listeners()) return 1;
+  if (!drop_privileges(cfg)) return 1;
+
+  uv_loop_init(&loop_);
+  for (auto* sig : {&sigterm_, &sigint_, &sighup_}) {
+    uv_signal_init(&loop_, sig);
+    sig->data = this;
+  }
+  uv_signal_start(&sigterm_, [](uv_signal_t* s, int) {
+    static_cast<Daemon*>(s->data)->begin_shutdown();
+  }, SIGTERM);
+  uv_signal_start(&sigint_, [](uv_signal_t* s, int) {
+    static_cast<Daemon*>(s->data)->begin_shutdown();
+  }, SIGINT);
+  uv_signal_start(&sighup_, [](uv_signal_t* s, int) {
+    auto* d = static_cast<Daemon*>(s->data);
+    if (!d->stopping_) d->reload();
+  }, SIGHUP);
+  signal(SIGPIPE, SIG_IGN);
+
+  for (auto& w : workers_) w->start();
+  size_t domains = 0, accounts = 0;
+  for (const auto& f : dir->files()) {
+    if (!f.domain) continue;
+    ++domains;
+    accounts += f.domain->accounts.size();
+  }
+  log::info("ready", {{"workers", static_cast<int64_t>(n)},
+                      {"listeners", static_cast<int64_t>(cfg.listeners.size())},
+                      {"domains", static_cast<int64_t>(domains)},
+                      {"accounts", static_cast<int64_t>(accounts)},
+                      {"pid", static_cast<int64_t>(getpid())}});
+  notify_systemd("READY=1");
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+
+  notify_systemd("STOPPING=1");
+  for (auto& w : workers_) w->stop_and_join();
+  services_.reset();  // finishes store work in flight; its results are dropped
+  workers_.clear();
+  uv_loop_close(&loop_);
+  log::info("stopped", {});
+  return 0;
+}
+
+}  // namespace
+
+int run(const Options& options) {
+  Daemon d(options);
+  return d.run();
+}
+
+}  // namespace core::daemon

@@ -1,0 +1,334 @@
+#include "core/net/connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "core/log/log.h"
+#include "core/net/pool.h"
+#include "core/net/worker.h"
+#include "core/tls/tls.h"
+
+namespace core::net {
+
+void Session::on_idle_timeout() { conn().close(); }
+
+namespace {
+
+struct WriteReq {
+  uv_write_t req{};
+  std::string data;
+  Connection* conn = nullptr;
+};
+
+uv_handle_t* H(void* p) { return static_cast<uv_handle_t*>(p); }
+
+}  // namespace
+
+Connection::Connection(Worker& worker, ConnectionInfo info, uint64_t output_high_water)
+    : worker_(worker), info_(std::move(info)), high_water_(output_high_water) {}
+
+Connection::~Connection() = default;
+
+bool Connection::attach(uv_stream_t* server) {
+  uv_tcp_init(worker_.loop(), &tcp_);
+  tcp_.data = this;
+  self_ = shared_from_this();
+  handles_open_ = 1;
+  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&tcp_)) != 0) {
+    closed_ = true;
+    uv_close(H(&tcp_), &Connection::on_close_cb);
+    return false;
+  }
+  uv_timer_init(worker_.loop(), &idle_timer_);
+  idle_timer_.data = this;
+  uv_timer_init(worker_.loop(), &delay_timer_);
+  delay_timer_.data = this;
+  handles_open_ = 3;
+  uv_tcp_nodelay(&tcp_, 1);
+
+  sockaddr_storage ss{};
+  int len = sizeof ss;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (ss.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+      info_.remote_port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+        inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], buf, sizeof buf);
+      } else {
+        inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+      }
+      info_.remote_port = ntohs(a->sin6_port);
+    }
+    info_.remote_ip = buf;
+  }
+  info_.id = worker_.next_session_id();
+  return true;
+}
+
+void Connection::start(std::shared_ptr<Session> session, std::shared_ptr<tls::Context> tls_ctx) {
+  session_ = std::move(session);
+  session_->conn_ = shared_from_this();
+  if (tls_ctx) tls_ = std::make_unique<tls::Engine>(std::move(tls_ctx), tls::Engine::Role::kServer);
+  reading_ = true;
+  update_reading();
+  touch();
+  auto keep = session_;
+  keep->on_start();
+}
+
+std::string Connection::tls_version() const { return tls_ ? tls_->version() : std::string(); }
+
+void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(h->data);
+  buf->base = c->worker_.read_buffer();
+  buf->len = c->worker_.read_buffer_size();
+}
+
+void Connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+  auto* c = static_cast<Connection*>(s->data);
+  if (n == 0) return;
+  if (n < 0) {
+    // Peer closed or error: nothing more to send to it either.
+    c->abort();
+    return;
+  }
+  auto hold = c->shared_from_this();
+  c->handle_input(buf->base, static_cast<size_t>(n));
+}
+
+void Connection::handle_input(const char* data, size_t n) {
+  if (closed_) return;
+  bytes_in_ += n;
+  touch();
+  auto keep = session_;
+  if (!tls_) {
+    if (!closing_ && keep) keep->on_data(std::string_view(data, n));
+    return;
+  }
+  bool ok = tls_->feed(std::string_view(data, n));
+  std::string plain;
+  tls_->read_plain(&plain);
+  flush_tls();
+  if (!tls_logged_ && tls_->handshake_done()) {
+    tls_logged_ = true;
+    log::info("tls", {{"proto", config::to_string(info_.protocol)},
+                      {"session", info_.id},
+                      {"remote", info_.remote_ip},
+                      {"version", tls_->version()},
+                      {"cipher", tls_->cipher()},
+                      {"sni", tls_->sni()}});
+  }
+  if (!ok) {
+    log::warn("tls", {{"proto", config::to_string(info_.protocol)},
+                      {"session", info_.id},
+                      {"remote", info_.remote_ip},
+                      {"result", "fail"},
+                      {"reason", tls_->error()}});
+    abort();
+    return;
+  }
+  if (!plain.empty() && !closing_ && keep) keep->on_data(plain);
+  if (tls_ && tls_->peer_closed()) close();
+}
+
+void Connection::write(std::string_view bytes) {
+  if (closed_ || bytes.empty()) return;
+  if (tls_) {
+    if (!tls_->write_plain(bytes)) {
+      abort();
+      return;
+    }
+    flush_tls();
+  } else {
+    send_raw(std::string(bytes));
+  }
+}
+
+void Connection::flush_tls() {
+  std::string out;
+  tls_->take_ciphertext(&out);
+  if (!out.empty()) send_raw(std::move(out));
+}
+
+void Connection::send_raw(std::string bytes) {
+  if (closed_) return;
+  auto* r = new WriteReq;
+  r->data = std::move(bytes);
+  r->conn = this;
+  r->req.data = r;
+  uv_buf_t b = uv_buf_init(r->data.data(), static_cast<unsigned>(r->data.size()));
+  queued_out_ += r->data.size();
+  bytes_out_ += r->data.size();
+  self_ = shared_from_this();  // pending writes keep us alive
+  int rc = uv_write(&r->req, reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1, &Connection::on_write);
+  if (rc != 0) {
+    queued_out_ -= r->data.size();
+    delete r;
+    abort();
+    return;
+  }
+  update_reading();
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  auto* r = static_cast<WriteReq*>(req->data);
+  Connection* c = r->conn;
+  c->queued_out_ -= r->data.size();
+  delete r;
+  if (c->closed_) return;
+  if (status < 0) {
+    c->abort();
+    return;
+  }
+  auto hold = c->shared_from_this();
+  if (c->closing_ && c->queued_out_ == 0) {
+    c->finish_close();
+    return;
+  }
+  c->update_reading();
+  if (c->blocked_notified_ && c->queued_out_ <= c->high_water_ / 2) {
+    c->blocked_notified_ = false;
+    if (auto s = c->session_) s->on_drained();
+  }
+}
+
+bool Connection::write_blocked() const {
+  bool b = queued_out_ > high_water_;
+  if (b) const_cast<Connection*>(this)->blocked_notified_ = true;
+  return b;
+}
+
+void Connection::pause_reading() {
+  paused_ = true;
+  update_reading();
+}
+
+void Connection::resume_reading() {
+  paused_ = false;
+  update_reading();
+}
+
+void Connection::update_reading() {
+  if (closed_) return;
+  // Back-pressure: a client that does not read its output is not read from.
+  bool want = !paused_ && !closing_ && queued_out_ <= high_water_;
+  auto* s = reinterpret_cast<uv_stream_t*>(&tcp_);
+  if (want && !reading_) {
+    reading_ = true;
+    uv_read_start(s, &Connection::on_alloc, &Connection::on_read);
+  } else if (!want && reading_) {
+    reading_ = false;
+    uv_read_stop(s);
+  } else if (want && reading_ && !uv_is_active(H(&tcp_))) {
+    uv_read_start(s, &Connection::on_alloc, &Connection::on_read);
+  }
+}
+
+void Connection::start_tls(std::shared_ptr<tls::Context> ctx) {
+  if (closed_ || tls_) return;
+  tls_ = std::make_unique<tls::Engine>(std::move(ctx), tls::Engine::Role::kServer);
+}
+
+void Connection::close() {
+  if (closed_ || closing_) return;
+  closing_ = true;
+  if (tls_) {
+    tls_->shutdown();
+    flush_tls();
+  }
+  update_reading();
+  if (queued_out_ == 0) finish_close();
+}
+
+void Connection::abort() {
+  if (closed_) return;
+  closing_ = true;
+  finish_close();
+}
+
+void Connection::finish_close() {
+  if (closed_) return;
+  closed_ = true;
+  self_ = shared_from_this();
+  delayed_ = nullptr;
+  uv_close(H(&tcp_), &Connection::on_close_cb);
+  uv_close(H(&idle_timer_), &Connection::on_close_cb);
+  uv_close(H(&delay_timer_), &Connection::on_close_cb);
+  worker_.remove_connection(this);
+  if (auto hook = std::move(close_hook_)) hook();
+  if (auto s = std::move(session_)) {
+    s->on_closed();
+    // The session may outlive us while offloaded work finishes; it keeps a
+    // pointer to this (closed) connection, whose calls are then no-ops.
+  }
+}
+
+void Connection::on_close_cb(uv_handle_t* h) {
+  auto* c = static_cast<Connection*>(h->data);
+  if (--c->handles_open_ == 0) {
+    auto self = std::move(c->self_);  // may destroy *c when this returns
+  }
+}
+
+void Connection::touch() {
+  if (closed_ || handles_open_ < 3) return;
+  uv_timer_start(
+      &idle_timer_,
+      [](uv_timer_t* t) {
+        auto* c = static_cast<Connection*>(t->data);
+        if (c->closed_) return;
+        auto hold = c->shared_from_this();
+        if (auto s = c->session_) {
+          s->on_idle_timeout();
+        } else {
+          c->close();
+        }
+      },
+      static_cast<uint64_t>(idle_timeout_.count()), 0);
+}
+
+void Connection::set_idle_timeout(std::chrono::milliseconds t) {
+  idle_timeout_ = t;
+  touch();
+}
+
+void Connection::after(std::chrono::milliseconds delay, std::function<void()> fn) {
+  if (closed_) return;
+  delayed_ = std::move(fn);
+  uv_timer_start(
+      &delay_timer_,
+      [](uv_timer_t* t) {
+        auto* c = static_cast<Connection*>(t->data);
+        if (c->closed_) return;
+        auto hold = c->shared_from_this();
+        auto fn = std::move(c->delayed_);
+        c->delayed_ = nullptr;
+        if (fn) fn();
+      },
+      static_cast<uint64_t>(delay.count()), 0);
+}
+
+bool Connection::offload(Pool& pool, std::shared_ptr<void> keep, std::function<void()> work,
+                         std::function<void()> done) {
+  std::weak_ptr<Connection> weak = shared_from_this();
+  Worker* w = &worker_;
+  return pool.submit([w, weak, keep = std::move(keep), work = std::move(work),
+                      done = std::move(done)]() mutable {
+    work();
+    // Everything moves into the posted closure so the last reference to the
+    // session is dropped on its loop thread.
+    w->post([weak, keep = std::move(keep), done = std::move(done)]() mutable {
+      auto c = weak.lock();
+      if (c && !c->closed_ && done) done();
+      done = nullptr;
+      keep.reset();
+    });
+  });
+}
+
+}  // namespace core::net

@@ -1,0 +1,222 @@
+#include "core/net/worker.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "core/log/log.h"
+#include "core/net/connection.h"
+
+namespace core::net {
+
+Worker::Worker(int index) : index_(index), read_buf_(64 * 1024) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &async_, &Worker::on_async);
+  async_.data = this;
+}
+
+Worker::~Worker() {
+  if (thread_.joinable()) thread_.join();
+  uv_loop_close(&loop_);
+}
+
+int open_tcp_listener(const std::string& address, uint16_t port, std::string* error) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  if (address.find(':') != std::string::npos) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, address.c_str(), &a6->sin6_addr) != 1) {
+      *error = "not an IPv6 address: " + address;
+      return -1;
+    }
+    family = AF_INET6;
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&ss);
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons(port);
+    if (inet_pton(AF_INET, address.c_str(), &a4->sin_addr) != 1) {
+      *error = "not an IPv4 address: " + address;
+      return -1;
+    }
+    len = sizeof(sockaddr_in);
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    *error = "bind " + address + ":" + std::to_string(port) + ": " + std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  if (listen(fd, 1024) != 0) {
+    *error = std::string("listen: ") + std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool Worker::add_tcp_listener(int fd, std::shared_ptr<const ListenerSpec> spec,
+                              std::string* error) {
+  auto l = std::make_unique<Listener>();
+  l->spec = std::move(spec);
+  l->worker = this;
+  uv_tcp_init(&loop_, &l->tcp);
+  l->tcp.data = l.get();
+  int rc = uv_tcp_open(&l->tcp, fd);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->tcp), 1024, &on_connection);
+  if (rc != 0) {
+    *error = uv_strerror(rc);
+    uv_close(reinterpret_cast<uv_handle_t*>(&l->tcp), nullptr);
+    listeners_.push_back(std::move(l));  // freed after the loop closes it
+    return false;
+  }
+  listeners_.push_back(std::move(l));
+  return true;
+}
+
+void Worker::on_connection(uv_stream_t* server, int status) {
+  auto* l = static_cast<Listener*>(server->data);
+  Worker& w = *l->worker;
+  if (status < 0 || w.stopping_) return;
+  ConnectionInfo info;
+  info.protocol = l->spec->config.protocol;
+  info.tls_mode = l->spec->config.tls;
+  info.local_port = l->spec->config.port;
+  info.started = std::chrono::steady_clock::now();
+  info.started_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto conn = std::make_shared<Connection>(w, std::move(info), l->spec->output_high_water);
+  if (!conn->attach(server)) return;
+  const auto& ci = conn->info();
+  if (l->spec->admit && !l->spec->admit(ci.remote_ip)) {
+    log::warn("connect", {{"proto", config::to_string(ci.protocol)},
+                          {"remote", ci.remote_ip},
+                          {"result", "refused"},
+                          {"reason", "too many connections from this address"}});
+    conn->write(l->spec->refusal);
+    conn->close();
+    return;
+  }
+  w.add_connection(conn);
+  if (l->spec->is_trusted) conn->set_trusted(l->spec->is_trusted(ci.remote_ip));
+  if (l->spec->release) {
+    auto spec = l->spec;
+    conn->set_close_hook([spec, ip = ci.remote_ip] { spec->release(ip); });
+  }
+  auto session = l->spec->make_session(*conn);
+  if (!session) {
+    conn->close();
+    return;
+  }
+  std::shared_ptr<tls::Context> tls;
+  if (l->spec->config.tls == config::TlsMode::kImplicit && l->spec->tls_context)
+    tls = l->spec->tls_context();
+  conn->start(std::move(session), std::move(tls));
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] {
+    std::string n = "roost-w" + std::to_string(index_);
+    pthread_setname_np(pthread_self(), n.c_str());
+    run();
+  });
+}
+
+void Worker::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+
+void Worker::post(std::function<void()> fn) {
+  std::unique_lock lock(mu_);
+  if (async_closed_) {
+    // The loop has ended (shutdown): drop the work, outside the lock.
+    lock.unlock();
+    fn = nullptr;
+    return;
+  }
+  posted_.push_back(std::move(fn));
+  uv_async_send(&async_);
+}
+
+void Worker::on_async(uv_async_t* a) {
+  auto* w = static_cast<Worker*>(a->data);
+  std::vector<std::function<void()>> todo;
+  {
+    std::lock_guard lock(w->mu_);
+    todo.swap(w->posted_);
+  }
+  for (auto& fn : todo) fn();
+  todo.clear();
+  if (w->stopping_ && w->connections_.empty()) {
+    std::lock_guard lock(w->mu_);
+    if (!w->async_closed_) {
+      w->async_closed_ = true;
+      w->posted_.clear();
+      uv_close(reinterpret_cast<uv_handle_t*>(&w->async_), nullptr);
+    }
+  }
+}
+
+void Worker::stop_listening() {
+  post([this] {
+    for (auto& l : listeners_) {
+      if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l->tcp)))
+        uv_close(reinterpret_cast<uv_handle_t*>(&l->tcp), nullptr);
+    }
+  });
+}
+
+void Worker::for_each_connection(const std::function<void(Connection&)>& fn) {
+  std::vector<std::shared_ptr<Connection>> live;
+  for (auto& [p, weak] : connections_)
+    if (auto c = weak.lock()) live.push_back(std::move(c));
+  for (auto& c : live) fn(*c);
+}
+
+void Worker::add_connection(const std::shared_ptr<Connection>& c) {
+  connections_[c.get()] = c;
+  live_.store(connections_.size());
+}
+
+void Worker::remove_connection(Connection* c) {
+  connections_.erase(c);
+  live_.store(connections_.size());
+  if (stopping_ && connections_.empty()) post([] {});  // let on_async close the loop
+}
+
+void Worker::stop_and_join() {
+  post([this] {
+    stopping_ = true;
+    for (auto& l : listeners_) {
+      if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l->tcp)))
+        uv_close(reinterpret_cast<uv_handle_t*>(&l->tcp), nullptr);
+    }
+    for_each_connection([](Connection& c) { c.abort(); });
+  });
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string Worker::next_session_id() {
+  ++session_counter_;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%x%02x%06llx", static_cast<unsigned>(getpid() & 0xffff),
+                index_ & 0xff, static_cast<unsigned long long>(session_counter_));
+  return buf;
+}
+
+}  // namespace core::net

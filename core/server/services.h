@@ -1,0 +1,134 @@
+// What every protocol session shares, owned by the daemon: the current
+// configuration snapshot (swapped atomically on reload), the store, the
+// blocking pools, authentication and the live-session registry.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "core/auth/login.h"
+#include "core/auth/throttle.h"
+#include "core/config/directory.h"
+#include "core/net/connection.h"
+#include "core/net/pool.h"
+#include "store/store.h"
+
+namespace core::tls {
+class Context;
+}
+
+namespace core::server {
+
+// An immutable view of the configuration; sessions keep the one they started
+// with for framing decisions and ask for the current one at login.
+struct Runtime {
+  std::shared_ptr<const config::Directory> directory;
+  std::shared_ptr<tls::Context> tls;
+  uint64_t generation = 0;
+  const config::Config& config() const { return directory->config(); }
+};
+
+// A live session as the registry sees it (admin API, reload kicks, limits).
+struct SessionEntry {
+  std::string id;
+  std::string account;  // empty before login
+  config::Protocol protocol = config::Protocol::kPop3;
+  std::string remote;
+  int64_t since = 0;
+  bool tls = false;
+  std::string password_hash;  // to notice a changed password on reload
+  std::weak_ptr<net::Session> session;
+  net::Worker* worker = nullptr;
+};
+
+class Registry {
+ public:
+  // Per-IP cap at accept time.
+  bool admit_ip(const std::string& ip, uint32_t cap);
+  void release_ip(const std::string& ip);
+  // Per (user, IP) cap at login time.
+  bool admit_user(const std::string& user, const std::string& ip, uint32_t cap);
+  void release_user(const std::string& user, const std::string& ip);
+
+  void add(SessionEntry e);
+  void set_account(const std::string& id, const std::string& account,
+                   const std::string& password_hash);
+  void set_tls(const std::string& id);
+  void remove(const std::string& id);
+  std::vector<SessionEntry> snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, uint32_t> per_ip_;
+  std::map<std::pair<std::string, std::string>, uint32_t> per_user_ip_;
+  std::map<std::string, SessionEntry> sessions_;
+};
+
+class Services;
+
+// Logins for every protocol: throttling, the auth pool, a short cache of
+// successful verifications (dropped on reload), uniform failure delays and
+// the login log event.
+class AuthService {
+ public:
+  explicit AuthService(Services& services);
+  void reconfigure(const config::Limits& limits);
+  void clear_cache();
+
+  struct Attempt {
+    std::string address;
+    std::string password;
+    config::Protocol protocol = config::Protocol::kPop3;
+    std::string mechanism;  // "USER/PASS", "PLAIN", "LOGIN"
+  };
+  struct Outcome {
+    auth::LoginDecision decision;
+    bool busy = false;              // auth pool saturated: "try again later"
+    bool too_many_sessions = false; // connections_per_user_ip reached
+    bool ok() const {
+      return decision.outcome == auth::LoginOutcome::kOk && !busy && !too_many_sessions;
+    }
+  };
+  // Runs the whole login; `done` runs on the connection's loop (if it is still
+  // open) after any throttling delay. On ok() the session holds one slot of
+  // connections_per_user_ip and must call Registry::release_user when it ends.
+  void login(const std::shared_ptr<net::Session>& session, Attempt attempt,
+             std::function<void(const Outcome&)> done);
+
+ private:
+  Services& services_;
+  auth::Throttle throttle_;
+  std::atomic<int64_t> failure_delay_ms_{2000};
+};
+
+class Services {
+ public:
+  Services(std::shared_ptr<const Runtime> rt, std::unique_ptr<store::Store> store);
+  ~Services();
+
+  std::shared_ptr<const Runtime> runtime() const;
+  void set_runtime(std::shared_ptr<const Runtime> rt);
+
+  store::Store& store() { return *store_; }
+  net::Pool& store_pool() { return *store_pool_; }
+  net::Pool& auth_pool() { return *auth_pool_; }
+  AuthService& auth() { return *auth_; }
+  Registry& registry() { return registry_; }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const Runtime> runtime_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<net::Pool> store_pool_;
+  std::unique_ptr<net::Pool> auth_pool_;
+  std::unique_ptr<AuthService> auth_;
+  Registry registry_;
+};
+
+}  // namespace core::server
