@@ -121,6 +121,19 @@ bool cached_verify(std::string_view stored, std::string_view password) {
   return true;
 }
 
+// For the operator's log: unlike what a client is told, says which it was.
+const char* log_reason(auth::LoginOutcome o) {
+  switch (o) {
+    case auth::LoginOutcome::kOk: return "";
+    case auth::LoginOutcome::kUnknownAddress: return "unknown address";
+    case auth::LoginOutcome::kWrongPassword: return "wrong password";
+    case auth::LoginOutcome::kTlsRequired: return "plaintext login without TLS";
+    case auth::LoginOutcome::kProtocolDenied: return "protocol not allowed for the account";
+    case auth::LoginOutcome::kSuspended: return "account suspended";
+  }
+  return "?";
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -170,7 +183,7 @@ void AuthService::login(const std::shared_ptr<net::Session>& session, Attempt at
     if (out.busy) {
       reason = "auth pool saturated";
     } else if (out.decision.outcome != auth::LoginOutcome::kOk) {
-      reason = auth::describe(out.decision.outcome);
+      reason = log_reason(out.decision.outcome);
       // Unknown users and wrong passwords are answered after the same delay.
       // The delay grows with this pair's failures, this one included.
       auto now = std::chrono::steady_clock::now();
