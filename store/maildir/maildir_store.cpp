@@ -1,0 +1,1173 @@
+// The Maildir++ backend: accounts, mailbox handles, appends. The on-disk format
+// and the crash story are in docs/STORE.md; the per-mailbox shared state is in
+// state.{h,cpp}, names in names.{h,cpp}, the index file in index.{h,cpp}.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "store/maildir/fsutil.h"
+#include "store/maildir/index.h"
+#include "store/maildir/names.h"
+#include "store/maildir/state.h"
+#include "store/store.h"
+#include "store/store_util.h"
+
+namespace store {
+namespace maildir {
+namespace {
+
+auto fail(Errc c, std::string m) {
+  return core::fail(make_error(c, std::move(m)));
+}
+
+// Validates an API name and finds its folder ("" for INBOX).
+Result<std::pair<std::string, std::string>> resolve_name(std::string_view name) {
+  auto v = validate_mailbox_name(name);
+  if (!v) return core::fail(v.error());
+  std::string canon = canonical_mailbox_name(name);
+  auto folder = folder_for_mailbox(canon);
+  if (!folder) return fail(Errc::kInvalidName, "mailbox name too long or not encodable");
+  return std::make_pair(std::move(canon), std::move(*folder));
+}
+
+bool is_dir(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<void> make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return core::fail(io_error("mkdir", path, errno));
+  }
+  return {};
+}
+
+const char* use_word(SpecialUse u) {
+  switch (u) {
+    case SpecialUse::kDrafts:
+      return "drafts";
+    case SpecialUse::kSent:
+      return "sent";
+    case SpecialUse::kTrash:
+      return "trash";
+    case SpecialUse::kJunk:
+      return "junk";
+    case SpecialUse::kArchive:
+      return "archive";
+    case SpecialUse::kNone:
+      break;
+  }
+  return "";
+}
+
+SpecialUse use_of_word(std::string_view w) {
+  for (SpecialUse u : {SpecialUse::kDrafts, SpecialUse::kSent, SpecialUse::kTrash,
+                       SpecialUse::kJunk, SpecialUse::kArchive}) {
+    if (w == use_word(u)) return u;
+  }
+  return SpecialUse::kNone;
+}
+
+std::vector<std::string> split_lines(std::string_view v) {
+  std::vector<std::string> out;
+  while (!v.empty()) {
+    size_t nl = v.find('\n');
+    std::string_view line = v.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (!line.empty()) out.emplace_back(line);
+    if (nl == std::string_view::npos) break;
+    v.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+// --- Message stream ------------------------------------------------------------------
+
+class FileStream final : public MessageStream {
+ public:
+  FileStream(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~FileStream() override { ::close(fd_); }
+  Result<size_t> read(char* buf, size_t n) override {
+    while (true) {
+      ssize_t r = ::read(fd_, buf, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR) return core::fail(io_error("read", "message", errno));
+    }
+  }
+  Result<void> seek(uint64_t offset) override {
+    if (::lseek(fd_, static_cast<off_t>(offset), SEEK_SET) < 0) {
+      return core::fail(io_error("seek", "message", errno));
+    }
+    return {};
+  }
+  uint64_t raw_size() const override { return size_; }
+
+ private:
+  int fd_;
+  uint64_t size_;
+};
+
+// --- Mailbox handle ---------------------------------------------------------------------
+
+class MailboxImpl final : public Mailbox {
+ public:
+  MailboxImpl(std::shared_ptr<MailboxState> st, bool ro)
+      : st_(std::move(st)), ro_(ro), slot_(std::make_shared<HandleSlot>()) {}
+  ~MailboxImpl() override {
+    {
+      std::lock_guard<std::mutex> g(st_->mu);
+      auto& h = st_->handles;
+      h.erase(std::remove(h.begin(), h.end(), slot_), h.end());
+    }
+    // Waits for a callback running now; none starts afterwards.
+    std::lock_guard<std::mutex> g(slot_->mu);
+    slot_->cb = nullptr;
+  }
+
+  // With st_->mu held: registers the handle and fills its view.
+  void attach() {
+    st_->handles.push_back(slot_);
+    view_.clear();
+    view_.reserve(st_->recs.size());
+    for (const auto& r : st_->recs) view_.push_back(st_->meta(r));
+    uidvalidity_ = st_->uidvalidity;
+    uidnext_ = st_->uidnext;
+    hms_ = st_->hms;
+    gen_ = st_->gen;
+  }
+
+  const std::string& name() const override { return st_->name; }
+  bool read_only() const override { return ro_; }
+
+  Result<SyncResult> sync() override {
+    SyncResult res;
+    Listeners cbs;
+    {
+      std::lock_guard<std::mutex> g(st_->mu);
+      if (!st_->gone) {
+        auto r = st_->refresh(false);
+        if (!r && !st_->gone) return core::fail(r.error());
+        if (r && *r) cbs = st_->callbacks_except(slot_.get());
+        st_->maybe_write_index(false);
+      }
+      if (st_->gone) {
+        for (const auto& m : view_) res.expunged.push_back(m.uid);
+        view_.clear();
+        gen_ = st_->gen;
+      } else if (st_->uidvalidity != uidvalidity_) {
+        view_.clear();
+        for (const auto& r : st_->recs) view_.push_back(st_->meta(r));
+        uidvalidity_ = st_->uidvalidity;
+        uidnext_ = st_->uidnext;
+        hms_ = st_->hms;
+        gen_ = st_->gen;
+        res.uidvalidity_changed = true;
+      } else if (gen_ != st_->gen) {
+        diff(&res);
+      }
+    }
+    notify(cbs);
+    return res;
+  }
+
+  const std::vector<MessageMeta>& messages() const override { return view_; }
+
+  MailboxStatus status() const override {
+    MailboxStatus s = compute_status(view_, uidvalidity_, uidnext_, hms_);
+    return s;
+  }
+
+  Result<std::unique_ptr<MessageStream>> open_message(uint32_t uid) override {
+    std::lock_guard<std::mutex> g(st_->mu);
+    if (st_->gone) return fail(Errc::kNotFound, "mailbox no longer exists");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      ptrdiff_t i = st_->find(uid);
+      if (i < 0) break;
+      std::string path = st_->cur_dir() + "/" + st_->recs[static_cast<size_t>(i)].file;
+      int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        struct stat s;
+        if (::fstat(fd, &s) != 0) {
+          int e = errno;
+          ::close(fd);
+          return core::fail(io_error("stat", path, e));
+        }
+        return std::unique_ptr<MessageStream>(
+            std::make_unique<FileStream>(fd, static_cast<uint64_t>(s.st_size)));
+      }
+      if (errno != ENOENT) return core::fail(io_error("open", path, errno));
+      // Renamed or removed by someone else: look at the directory again.
+      auto r = st_->refresh(true);
+      if (!r) return core::fail(r.error());
+    }
+    return fail(Errc::kNotFound, "no message with UID " + std::to_string(uid));
+  }
+
+  Result<std::vector<uint32_t>> store_flags(std::span<const uint32_t> uids,
+                                            const FlagChange& change_in,
+                                            std::vector<uint32_t>* failed) override {
+    if (ro_) return fail(Errc::kNoPermission, "mailbox is read-only");
+    FlagChange change = change_in;
+    change.flags &= kAllFlags;
+    normalize_keywords(change.keywords);
+    std::vector<uint32_t> modified;
+    Listeners cbs;
+    {
+      std::lock_guard<std::mutex> g(st_->mu);
+      if (st_->gone) return fail(Errc::kNotFound, "mailbox no longer exists");
+      FileLock lock;
+      if (!lock.lock(st_->lock_path()))
+        return core::fail(io_error("lock", st_->lock_path(), errno));
+      if (change.op != FlagOp::kRemove && !change.keywords.empty()) {
+        auto b = st_->keyword_bits(change.keywords, true);
+        if (!b) return core::fail(b.error());
+      }
+      std::vector<uint32_t> sorted(uids.begin(), uids.end());
+      std::sort(sorted.begin(), sorted.end());
+      sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+      uint64_t ms = st_->hms + 1;
+      uint32_t mask = st_->known_keyword_mask();
+      for (uint32_t uid : sorted) {
+        ptrdiff_t i = st_->find(uid);
+        if (i < 0) continue;
+        Rec* r = &st_->recs[static_cast<size_t>(i)];
+        MessageMeta m = st_->meta(*r);
+        if (fails_unchanged_since(m, change)) {
+          if (failed) failed->push_back(uid);
+          continue;
+        }
+        if (!apply_flag_change(m, change)) continue;
+        auto bits = st_->keyword_bits(m.keywords, false);
+        if (!bits) return core::fail(bits.error());
+        auto rn = rename_rec(
+            lock, r, [&](MessageName& n) { n.info = merge_info(n.info, m.flags, *bits, mask); });
+        if (!rn) return core::fail(rn.error());
+        i = st_->find(uid);  // a rescan may have moved it
+        if (i < 0 || !*rn) continue;
+        r = &st_->recs[static_cast<size_t>(i)];
+        r->flags = m.flags;
+        r->kw = *bits;
+        r->modseq = ms;
+        if (MessageMeta* vm = find_view(uid)) *vm = st_->meta(*r);
+        modified.push_back(uid);
+      }
+      if (!modified.empty()) {
+        st_->hms = std::max(st_->hms, ms);
+        hms_ = std::max(hms_, ms);
+        ++st_->gen;
+        st_->dirty = true;
+        st_->after_own_change(lock, false);
+        cbs = st_->callbacks_except(slot_.get());
+      }
+    }
+    notify(cbs);
+    return modified;
+  }
+
+  Result<void> set_hidden(std::span<const uint32_t> uids, bool hidden) override {
+    if (ro_) return fail(Errc::kNoPermission, "mailbox is read-only");
+    Listeners cbs;
+    {
+      std::lock_guard<std::mutex> g(st_->mu);
+      if (st_->gone) return fail(Errc::kNotFound, "mailbox no longer exists");
+      FileLock lock;
+      if (!lock.lock(st_->lock_path()))
+        return core::fail(io_error("lock", st_->lock_path(), errno));
+      uint64_t ms = st_->hms + 1;
+      bool any = false;
+      for (uint32_t uid : uids) {
+        ptrdiff_t i = st_->find(uid);
+        if (i < 0 || st_->recs[static_cast<size_t>(i)].hidden == hidden) continue;
+        auto rn = rename_rec(lock, &st_->recs[static_cast<size_t>(i)],
+                             [&](MessageName& n) { n.set_hidden(hidden); });
+        if (!rn) return core::fail(rn.error());
+        i = st_->find(uid);
+        if (i < 0 || !*rn) continue;
+        Rec& r = st_->recs[static_cast<size_t>(i)];
+        r.hidden = hidden;
+        r.modseq = ms;
+        if (MessageMeta* vm = find_view(uid)) *vm = st_->meta(r);
+        any = true;
+      }
+      if (any) {
+        st_->hms = std::max(st_->hms, ms);
+        hms_ = std::max(hms_, ms);
+        ++st_->gen;
+        st_->dirty = true;
+        st_->after_own_change(lock, false);
+        cbs = st_->callbacks_except(slot_.get());
+      }
+    }
+    notify(cbs);
+    return {};
+  }
+
+  Result<void> expunge(std::span<const uint32_t> uids) override {
+    if (ro_) return fail(Errc::kNoPermission, "mailbox is read-only");
+    return expunge_internal(std::vector<uint32_t>(uids.begin(), uids.end()));
+  }
+
+  Result<std::vector<std::pair<uint32_t, uint32_t>>> copy_to(std::span<const uint32_t> uids,
+                                                             const std::string& dest, bool move,
+                                                             uint32_t* dest_uidvalidity) override;
+
+  void on_change(ChangeCallback cb) override {
+    std::lock_guard<std::mutex> g(slot_->mu);
+    slot_->cb = std::move(cb);
+  }
+
+ private:
+  MessageMeta* find_view(uint32_t uid) {
+    auto it = std::lower_bound(view_.begin(), view_.end(), uid,
+                               [](const MessageMeta& m, uint32_t u) { return m.uid < u; });
+    if (it == view_.end() || it->uid != uid) return nullptr;
+    return &*it;
+  }
+
+  // Renames a message file (mu and flock held). false when the message is gone.
+  template <class Edit>
+  Result<bool> rename_rec(FileLock& lock, Rec* r, Edit edit) {
+    uint32_t uid = r->uid;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      MessageName n = parse_message_name(r->file);
+      edit(n);
+      std::string nn = n.str();
+      if (nn == r->file) return true;
+      std::string from = st_->cur_dir() + "/" + r->file;
+      if (::rename(from.c_str(), (st_->cur_dir() + "/" + nn).c_str()) == 0) {
+        r->file = std::move(nn);
+        return true;
+      }
+      if (errno != ENOENT) return core::fail(io_error("rename", from, errno));
+      // Renamed by an outside tool since we looked: list cur/ again.
+      auto rf = st_->refresh_locked(lock, true, false);
+      if (!rf) return core::fail(rf.error());
+      ptrdiff_t i = st_->find(uid);
+      if (i < 0) return false;
+      r = &st_->recs[static_cast<size_t>(i)];
+    }
+    return false;
+  }
+
+  void diff(SyncResult* res) {
+    const auto& recs = st_->recs;
+    std::vector<MessageMeta> nv;
+    nv.reserve(recs.size());
+    uint32_t view_max = view_.empty() ? 0 : view_.back().uid;
+    size_t i = 0, j = 0;
+    while (i < view_.size() || j < recs.size()) {
+      if (j == recs.size() || (i < view_.size() && view_[i].uid < recs[j].uid)) {
+        res->expunged.push_back(view_[i].uid);
+        ++i;
+      } else if (i == view_.size() || recs[j].uid < view_[i].uid) {
+        if (recs[j].uid > view_max) {
+          res->added.push_back(recs[j].uid);
+          nv.push_back(st_->meta(recs[j]));
+        }
+        ++j;
+      } else {
+        if (view_[i].modseq != recs[j].modseq) {
+          res->flags_changed.push_back(recs[j].uid);
+          nv.push_back(st_->meta(recs[j]));
+        } else {
+          nv.push_back(std::move(view_[i]));
+        }
+        ++i;
+        ++j;
+      }
+    }
+    view_ = std::move(nv);
+    gen_ = st_->gen;
+    uidnext_ = std::max(uidnext_, st_->uidnext);
+    hms_ = std::max(hms_, st_->hms);
+  }
+
+ public:
+  Result<void> expunge_internal(const std::vector<uint32_t>& want) {
+    Listeners cbs;
+    {
+      std::lock_guard<std::mutex> g(st_->mu);
+      if (st_->gone) return fail(Errc::kNotFound, "mailbox no longer exists");
+      if (want.empty()) return {};
+      auto done = st_->expunge_uids(want);
+      if (!done) return core::fail(done.error());
+      if (!done->empty()) {
+        std::vector<MessageMeta> nv;
+        nv.reserve(view_.size());
+        for (auto& m : view_) {
+          if (!std::binary_search(done->begin(), done->end(), m.uid)) nv.push_back(std::move(m));
+        }
+        view_ = std::move(nv);
+        hms_ = std::max(hms_, st_->hms);
+        cbs = st_->callbacks_except(slot_.get());
+      }
+    }
+    notify(cbs);
+    return {};
+  }
+
+  std::shared_ptr<MailboxState> st_;
+  bool ro_;
+  std::shared_ptr<HandleSlot> slot_;
+  std::vector<MessageMeta> view_;
+  uint32_t uidvalidity_ = 0;
+  uint32_t uidnext_ = 1;
+  uint64_t hms_ = 0;
+  uint64_t gen_ = 0;
+};
+
+// --- Append -------------------------------------------------------------------------------
+
+class AppendTxImpl final : public AppendTx {
+ public:
+  AppendTxImpl(std::shared_ptr<MailboxState> st, std::string tmp_path, std::string base, int fd,
+               uint32_t flags, std::vector<std::string> keywords, int64_t date)
+      : st_(std::move(st)),
+        tmp_path_(std::move(tmp_path)),
+        base_(std::move(base)),
+        fd_(fd),
+        flags_(flags),
+        keywords_(std::move(keywords)),
+        date_(date) {}
+  ~AppendTxImpl() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_path_.c_str());
+  }
+
+  Result<void> write(std::string_view bytes) override {
+    if (fd_ < 0 || failed_) return fail(Errc::kIo, "append already finished or failed");
+    if (!write_all_fd(fd_, bytes.data(), bytes.size())) {
+      failed_ = true;
+      return core::fail(io_error("write", tmp_path_, errno));
+    }
+    counter_.feed(bytes.data(), bytes.size());
+    return {};
+  }
+
+  Result<uint32_t> commit() override {
+    if (fd_ < 0 || failed_) return fail(Errc::kIo, "append already finished or failed");
+    int64_t date = date_ > 0 ? date_ : now_seconds();
+    struct timespec ts[2] = {{date, 0}, {date, 0}};
+    bool ok = true;
+    int e = 0;
+    if (st_->opts().fsync && ::fsync(fd_) != 0) {
+      ok = false;
+      e = errno;
+    }
+    if (ok && ::futimens(fd_, ts) != 0) {
+      ok = false;
+      e = errno;
+    }
+    if (::close(fd_) != 0 && ok) {
+      ok = false;
+      e = errno;
+    }
+    fd_ = -1;
+    if (!ok) {
+      failed_ = true;
+      return core::fail(io_error("write", tmp_path_, e));
+    }
+    Listeners cbs;
+    auto uid = st_->commit_append(tmp_path_, base_, counter_.raw(), counter_.crlf(), flags_,
+                                  keywords_, &cbs);
+    if (!uid) {
+      failed_ = true;
+      return uid;
+    }
+    committed_ = true;
+    notify(cbs);
+    return uid;
+  }
+
+ private:
+  std::shared_ptr<MailboxState> st_;
+  std::string tmp_path_;
+  std::string base_;
+  int fd_;
+  uint32_t flags_;
+  std::vector<std::string> keywords_;
+  int64_t date_;
+  CrlfCounter counter_;
+  bool committed_ = false;
+  bool failed_ = false;
+};
+
+// --- Lease --------------------------------------------------------------------------------
+
+class LeaseImpl final : public Lease {
+ public:
+  LeaseImpl(std::shared_ptr<Shared> s, std::string key) : s_(std::move(s)), key_(std::move(key)) {}
+  ~LeaseImpl() override {
+    std::lock_guard<std::mutex> g(s_->mu);
+    s_->leases.erase(key_);
+  }
+
+ private:
+  std::shared_ptr<Shared> s_;
+  std::string key_;
+};
+
+// --- Account ------------------------------------------------------------------------------
+
+// The live state of a mailbox directory if one exists in this process.
+std::shared_ptr<MailboxState> live_state(Shared& s, const std::string& dir) {
+  std::lock_guard<std::mutex> g(s.mu);
+  auto it = s.states.find(dir);
+  if (it == s.states.end()) return nullptr;
+  auto st = it->second.lock();
+  if (!st || st->gone) return nullptr;
+  return st;
+}
+
+Result<std::shared_ptr<MailboxState>> get_state(const std::shared_ptr<AccountShared>& a,
+                                                std::string_view name) {
+  auto rn = resolve_name(name);
+  if (!rn) return core::fail(rn.error());
+  auto& [canon, folder] = *rn;
+  std::string dir = folder.empty() ? a->root : a->root + "/" + folder;
+  if (!is_dir(dir + "/cur")) return fail(Errc::kNotFound, "no mailbox " + canon);
+  Shared& s = *a->shared;
+  std::lock_guard<std::mutex> g(s.mu);
+  auto& slot = s.states[dir];
+  auto st = slot.lock();
+  if (!st || st->gone) {
+    st = std::make_shared<MailboxState>(a, canon, folder);
+    slot = st;
+    if (++s.inserts % 256 == 0) {
+      for (auto it = s.states.begin(); it != s.states.end();) {
+        it = it->second.expired() ? s.states.erase(it) : std::next(it);
+      }
+    }
+  }
+  return st;
+}
+
+class AccountImpl final : public Account {
+ public:
+  explicit AccountImpl(std::shared_ptr<AccountShared> a) : a_(std::move(a)) {}
+
+  Result<void> ensure_defaults(const SpecialUseNames& names) override {
+    const std::pair<SpecialUse, const std::string*> want[] = {
+        {SpecialUse::kDrafts, &names.drafts},
+        {SpecialUse::kSent, &names.sent},
+        {SpecialUse::kTrash, &names.trash},
+        {SpecialUse::kJunk, &names.junk},
+        {SpecialUse::kArchive, &names.archive}};
+    for (const auto& [use, nm] : want) {
+      if (nm->empty()) continue;
+      auto rn = resolve_name(*nm);
+      if (!rn) return core::fail(rn.error());
+      if (rn->second.empty()) continue;  // INBOX
+      if (!is_dir(a_->root + "/" + rn->second + "/cur")) {
+        auto c = create_mailbox(rn->first, use);
+        if (!c && c.error().code != Errc::kAlreadyExists) return c;
+        if (c) {
+          auto s = set_subscribed(rn->first, true);
+          if (!s) return s;
+        }
+        continue;
+      }
+      std::lock_guard<std::mutex> g(a_->mu);
+      auto marks = read_special_use();
+      bool taken = false;
+      for (const auto& [n, u] : marks) taken = taken || u == use;
+      auto it = marks.find(rn->first);
+      if (!taken && (it == marks.end() || it->second == SpecialUse::kNone)) {
+        marks[rn->first] = use;
+        auto w = write_special_use(marks);
+        if (!w) return w;
+      }
+    }
+    return {};
+  }
+
+  Result<std::vector<MailboxInfo>> list_mailboxes() override {
+    std::vector<std::string> entries;
+    if (!list_dir(a_->root, &entries, true)) return core::fail(io_error("list", a_->root, errno));
+    std::set<std::string> real{"INBOX"};
+    for (const auto& e : entries) {
+      if (e[0] != '.') continue;
+      auto n = mailbox_for_folder(e);
+      if (!n || !is_dir(a_->root + "/" + e + "/cur")) continue;
+      real.insert(*n);
+    }
+    std::set<std::string> all = real;
+    for (const auto& n : real) {
+      for (auto& anc : mailbox_ancestors(n)) all.insert(std::move(anc));
+    }
+    std::map<std::string, SpecialUse> marks;
+    std::set<std::string> subs;
+    {
+      std::lock_guard<std::mutex> g(a_->mu);
+      marks = read_special_use();
+      auto s = read_subscriptions();
+      subs.insert(s.begin(), s.end());
+    }
+    std::vector<MailboxInfo> out;
+    for (const auto& n : all) {
+      MailboxInfo i;
+      i.name = n;
+      i.noselect = real.count(n) == 0;
+      auto it = marks.find(n);
+      if (it != marks.end() && !i.noselect) i.special_use = it->second;
+      i.subscribed = subs.count(n) != 0;
+      auto next = all.upper_bound(n);
+      i.has_children = next != all.end() && is_descendant_mailbox(*next, n);
+      out.push_back(std::move(i));
+    }
+    // INBOX first, the rest in byte order.
+    std::stable_partition(out.begin(), out.end(),
+                          [](const MailboxInfo& i) { return i.name == "INBOX"; });
+    return out;
+  }
+
+  Result<std::unique_ptr<Mailbox>> open_mailbox(const std::string& name, bool ro) override {
+    auto st = get_state(a_, name);
+    if (!st) return core::fail(st.error());
+    auto h = std::make_unique<MailboxImpl>(*st, ro);
+    Listeners cbs;
+    {
+      std::lock_guard<std::mutex> g((*st)->mu);
+      auto r = (*st)->refresh(false);
+      if (!r) return core::fail(r.error());
+      if (*r) cbs = (*st)->callbacks_except(nullptr);
+      h->attach();
+    }
+    notify(cbs);
+    return std::unique_ptr<Mailbox>(std::move(h));
+  }
+
+  Result<MailboxStatus> mailbox_status(const std::string& name) override {
+    auto rn = resolve_name(name);
+    if (!rn) return core::fail(rn.error());
+    const std::string& folder = rn->second;
+    std::string dir = folder.empty() ? a_->root : a_->root + "/" + folder;
+    if (auto st = live_state(*a_->shared, dir)) return status_from_state(st);
+    if (auto fast = status_from_index(dir, folder)) return *fast;
+    auto st = get_state(a_, name);
+    if (!st) return core::fail(st.error());
+    return status_from_state(*st);
+  }
+
+  Result<void> create_mailbox(const std::string& name, SpecialUse use) override {
+    auto rn = resolve_name(name);
+    if (!rn) return core::fail(rn.error());
+    auto& [canon, folder] = *rn;
+    if (folder.empty()) return fail(Errc::kAlreadyExists, "INBOX always exists");
+    auto d = ensure_dirs();
+    if (!d) return d;
+    std::lock_guard<std::mutex> g(a_->mu);
+    if (path_exists(a_->root + "/" + folder)) {
+      return fail(Errc::kAlreadyExists, "mailbox " + canon + " exists");
+    }
+    auto p = create_ancestors_locked(canon);
+    if (!p) return p;
+    return create_locked(canon, folder, use);
+  }
+
+  Result<void> delete_mailbox(const std::string& name) override {
+    auto rn = resolve_name(name);
+    if (!rn) return core::fail(rn.error());
+    auto& [canon, folder] = *rn;
+    if (folder.empty()) return fail(Errc::kNoPermission, "INBOX cannot be deleted");
+    std::string target = a_->root + "/" + folder;
+    {
+      std::lock_guard<std::mutex> g(a_->mu);
+      if (!is_dir(target + "/cur")) return fail(Errc::kNotFound, "no mailbox " + canon);
+      // Moved out of sight first (atomic), then removed.
+      std::string trash = a_->root + "/tmp/roost-rmdir." + a_->shared->unique_base();
+      if (::rename(target.c_str(), trash.c_str()) != 0) {
+        return core::fail(io_error("rename", target, errno));
+      }
+      if (a_->shared->opts.fsync) (void)fsync_dir(a_->root);
+      remove_tree(trash);
+      ::unlink((a_->index_dir + "/" + folder + ".idx").c_str());
+      auto marks = read_special_use();
+      if (marks.erase(canon) > 0) (void)write_special_use(marks);
+    }
+    forget_states({target});
+    return {};
+  }
+
+  Result<void> rename_mailbox(const std::string& from, const std::string& to) override {
+    auto rf = resolve_name(from);
+    if (!rf) return core::fail(rf.error());
+    auto rt = resolve_name(to);
+    if (!rt) return core::fail(rt.error());
+    auto& [from_name, from_folder] = *rf;
+    auto& [to_name, to_folder] = *rt;
+    if (to_folder.empty()) return fail(Errc::kAlreadyExists, "INBOX always exists");
+    if (to_name == from_name) return fail(Errc::kAlreadyExists, "same name");
+    if (is_descendant_mailbox(to_name, from_name)) {
+      return fail(Errc::kNoPermission, "cannot rename a mailbox into itself");
+    }
+    if (from_folder.empty()) return rename_inbox(to_name);
+    std::vector<std::string> entries;
+    if (!list_dir(a_->root, &entries, true)) return core::fail(io_error("list", a_->root, errno));
+    std::vector<std::pair<std::string, std::string>> moves;  // folder -> folder
+    {
+      std::lock_guard<std::mutex> g(a_->mu);
+      for (const auto& e : entries) {
+        if (e == from_folder ||
+            (e.size() > from_folder.size() + 1 &&
+             e.compare(0, from_folder.size(), from_folder) == 0 && e[from_folder.size()] == '.')) {
+          if (!mailbox_for_folder(e)) continue;
+          std::string t = to_folder + e.substr(from_folder.size());
+          if (t.size() > kMaxFolderName) return fail(Errc::kInvalidName, "new name too long");
+          moves.emplace_back(e, t);
+        }
+      }
+      if (moves.empty()) return fail(Errc::kNotFound, "no mailbox " + from_name);
+      for (const auto& [f, t] : moves) {
+        if (path_exists(a_->root + "/" + t)) {
+          return fail(Errc::kAlreadyExists, "mailbox " + to_name + " exists");
+        }
+      }
+      auto p = create_ancestors_locked(to_name);
+      if (!p) return p;
+      for (const auto& [f, t] : moves) {
+        std::string src = a_->root + "/" + f;
+        if (::rename(src.c_str(), (a_->root + "/" + t).c_str()) != 0) {
+          return core::fail(io_error("rename", src, errno));
+        }
+        ::rename((a_->index_dir + "/" + f + ".idx").c_str(),
+                 (a_->index_dir + "/" + t + ".idx").c_str());
+      }
+      if (a_->shared->opts.fsync) (void)fsync_dir(a_->root);
+      auto marks = read_special_use();
+      std::map<std::string, SpecialUse> out;
+      for (const auto& [n, u] : marks) {
+        if (n == from_name) {
+          out[to_name] = u;
+        } else if (is_descendant_mailbox(n, from_name)) {
+          out[to_name + n.substr(from_name.size())] = u;
+        } else {
+          out[n] = u;
+        }
+      }
+      if (out != marks) (void)write_special_use(out);
+    }
+    std::vector<std::string> dirs;
+    for (const auto& [f, t] : moves) dirs.push_back(a_->root + "/" + f);
+    forget_states(dirs);
+    return {};
+  }
+
+  Result<void> set_subscribed(const std::string& name, bool subscribed) override {
+    auto v = validate_mailbox_name(name);
+    if (!v) return v;
+    std::string canon = canonical_mailbox_name(name);
+    std::lock_guard<std::mutex> g(a_->mu);
+    FileLock lock;
+    std::string lp = a_->root + "/" + kAccountLockFile;
+    if (!lock.lock(lp)) return core::fail(io_error("lock", lp, errno));
+    auto subs = read_subscriptions();
+    auto it = std::find(subs.begin(), subs.end(), canon);
+    if ((it != subs.end()) == subscribed) return {};
+    if (subscribed) {
+      subs.push_back(canon);
+    } else {
+      subs.erase(it);
+    }
+    std::string content;
+    for (const auto& s : subs) content += s + "\n";
+    return write_file_atomic(a_->root + "/" + kSubscriptionsFile, content, a_->shared->opts.fsync);
+  }
+
+  Result<std::vector<std::string>> subscriptions() override {
+    std::lock_guard<std::mutex> g(a_->mu);
+    return read_subscriptions();
+  }
+
+  Result<std::unique_ptr<AppendTx>> begin_append(const std::string& mailbox, uint32_t flags,
+                                                 std::vector<std::string> keywords,
+                                                 int64_t internal_date) override {
+    auto st = get_state(a_, mailbox);
+    if (!st) return core::fail(st.error());
+    normalize_keywords(keywords);
+    std::string base = a_->shared->unique_base();
+    std::string path = (*st)->tmp_dir() + "/" + base;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return core::fail(io_error("create", path, errno));
+    return std::unique_ptr<AppendTx>(
+        std::make_unique<AppendTxImpl>(*st, std::move(path), std::move(base), fd, flags & kAllFlags,
+                                       std::move(keywords), internal_date));
+  }
+
+  Result<QuotaUsage> quota_usage() override {
+    auto infos = list_mailboxes();
+    if (!infos) return core::fail(infos.error());
+    QuotaUsage q;
+    for (const auto& i : *infos) {
+      if (i.noselect) continue;
+      auto s = mailbox_status(i.name);
+      if (!s) {
+        if (s.error().code == Errc::kNotFound) continue;  // deleted meanwhile
+        return core::fail(s.error());
+      }
+      q.bytes += s->size;
+      q.messages += s->messages;
+    }
+    return q;
+  }
+
+  Result<std::unique_ptr<Lease>> try_lease(std::string_view name) override {
+    Shared& s = *a_->shared;
+    std::string key = a_->root + '\0' + std::string(name);
+    std::lock_guard<std::mutex> g(s.mu);
+    if (!s.leases.insert(key).second) return fail(Errc::kLocked, "lease held by another session");
+    return std::unique_ptr<Lease>(std::make_unique<LeaseImpl>(a_->shared, std::move(key)));
+  }
+
+  Result<void> ensure_dirs() {
+    std::lock_guard<std::mutex> g(a_->mu);
+    if (a_->dirs_ok) return {};
+    std::error_code ec;
+    std::filesystem::create_directories(a_->root, ec);
+    if (ec) return fail(Errc::kIo, "mkdir " + a_->root + ": " + ec.message());
+    for (const char* sub : {"/cur", "/new", "/tmp"}) {
+      auto m = make_dir(a_->root + sub);
+      if (!m) return m;
+    }
+    a_->dirs_ok = true;
+    return {};
+  }
+
+ private:
+  // a_->mu held. Parents are real mailboxes, so every name in the hierarchy
+  // can hold messages.
+  Result<void> create_ancestors_locked(const std::string& canon) {
+    for (const auto& anc : mailbox_ancestors(canon)) {
+      if (anc == "INBOX") continue;
+      auto f = folder_for_mailbox(anc);
+      if (!f) return fail(Errc::kInvalidName, "mailbox name too long or not encodable");
+      if (path_exists(a_->root + "/" + *f)) continue;
+      auto c = create_locked(anc, *f, SpecialUse::kNone);
+      if (!c) return c;
+    }
+    return {};
+  }
+
+  // a_->mu held; the folder does not exist.
+  Result<void> create_locked(const std::string& canon, const std::string& folder, SpecialUse use) {
+    std::string target = a_->root + "/" + folder;
+    auto v = a_->new_uidvalidity_locked();
+    if (!v) return core::fail(v.error());
+    // Built in tmp/ and renamed into place: it appears whole or not at all.
+    std::string staging = a_->root + "/tmp/roost-mkdir." + a_->shared->unique_base();
+    bool sync = a_->shared->opts.fsync;
+    auto cleanup = [&](Error e) -> Result<void> {
+      remove_tree(staging);
+      return core::fail(std::move(e));
+    };
+    for (const char* sub : {"", "/cur", "/new", "/tmp"}) {
+      auto m = make_dir(staging + sub);
+      if (!m) return cleanup(m.error());
+    }
+    auto w = write_file_atomic(staging + "/" + kFolderMarker, "", false);
+    if (!w) return cleanup(w.error());
+    w = write_file_atomic(staging + "/" + kUidsFile, "roost-uids 1\n" + std::to_string(*v) + " 1\n",
+                          sync);
+    if (!w) return cleanup(w.error());
+    if (::rename(staging.c_str(), target.c_str()) != 0) {
+      int e = errno;
+      if (e == EEXIST || e == ENOTEMPTY) {
+        return cleanup(make_error(Errc::kAlreadyExists, "mailbox " + canon + " exists"));
+      }
+      return cleanup(io_error("rename", target, e));
+    }
+    if (sync) (void)fsync_dir(a_->root);
+    ::unlink((a_->index_dir + "/" + folder + ".idx").c_str());
+    auto marks = read_special_use();
+    bool changed = marks.erase(canon) > 0;
+    if (use != SpecialUse::kNone) {
+      marks[canon] = use;
+      changed = true;
+    }
+    if (changed) return write_special_use(marks);
+    return {};
+  }
+
+  Result<MailboxStatus> status_from_state(const std::shared_ptr<MailboxState>& st) {
+    Listeners cbs;
+    MailboxStatus s;
+    {
+      std::lock_guard<std::mutex> g(st->mu);
+      auto r = st->refresh(false);
+      if (!r) return core::fail(r.error());
+      if (*r) cbs = st->callbacks_except(nullptr);
+      s = st->status_of();
+    }
+    notify(cbs);
+    return s;
+  }
+
+  // Status from the index header alone, when it is provably current.
+  std::optional<MailboxStatus> status_from_index(const std::string& dir,
+                                                 const std::string& folder) {
+    DirStamp c;
+    if (!stat_dir(dir + "/cur", &c) || !c.settled) return std::nullopt;
+    auto h = read_index_header(a_->index_dir + "/" + (folder.empty() ? "INBOX" : folder) + ".idx");
+    if (!h || !h->cur.settled || !h->cur.same_dir_state(c)) return std::nullopt;
+    // Same change sequence in the lock file (no other process wrote since).
+    uint64_t seq = 0;
+    if (auto l = read_small_file(dir + "/" + kLockFile, 64); l && l->size() >= 8) {
+      for (int i = 7; i >= 0; --i) seq = (seq << 8) | static_cast<unsigned char>((*l)[i]);
+    }
+    if (seq != h->lock_seq) return std::nullopt;
+    auto u = read_small_file(dir + "/" + kUidsFile, 4096);
+    if (!u) return std::nullopt;
+    std::string expect_prefix = "roost-uids 1\n" + std::to_string(h->uidvalidity) + " ";
+    if (u->compare(0, expect_prefix.size(), expect_prefix) != 0) return std::nullopt;
+    std::vector<std::string> fresh;
+    if (!list_dir(dir + "/new", &fresh) || !fresh.empty()) return std::nullopt;
+    MailboxStatus s;
+    s.messages = h->count;
+    s.unseen = h->unseen;
+    s.deleted = h->deleted;
+    s.uidvalidity = h->uidvalidity;
+    uint64_t floor = 0;
+    for (size_t i = expect_prefix.size(); i < u->size() && (*u)[i] >= '0' && (*u)[i] <= '9'; ++i) {
+      floor = floor * 10 + static_cast<uint64_t>((*u)[i] - '0');
+    }
+    s.uidnext = static_cast<uint32_t>(std::max<uint64_t>(h->uidnext, floor));
+    s.highest_modseq = h->highest_modseq;
+    s.size = h->total_size;
+    return s;
+  }
+
+  Result<void> rename_inbox(const std::string& to_name) {
+    auto c = create_mailbox(to_name, SpecialUse::kNone);
+    if (!c) return c;
+    auto inbox = get_state(a_, "INBOX");
+    if (!inbox) return core::fail(inbox.error());
+    auto dest = get_state(a_, to_name);
+    if (!dest) return core::fail(dest.error());
+    std::vector<CopyItem> items;
+    {
+      std::lock_guard<std::mutex> g((*inbox)->mu);
+      auto r = (*inbox)->refresh(false);
+      if (!r) return core::fail(r.error());
+      for (const auto& rec : (*inbox)->recs) {
+        CopyItem it;
+        it.src_uid = rec.uid;
+        it.src_file = rec.file;
+        it.flags = rec.flags;
+        it.keywords = (*inbox)->keyword_names(rec.kw);
+        it.size = rec.size;
+        it.date = rec.date;
+        items.push_back(std::move(it));
+      }
+    }
+    Listeners cbs;
+    auto copied = (*dest)->copy_in(items, (*inbox)->cur_dir(), nullptr, nullptr, &cbs);
+    notify(cbs);
+    if (!copied) return core::fail(copied.error());
+    std::vector<uint32_t> uids;
+    for (const auto& it : items) uids.push_back(it.src_uid);
+    {
+      std::lock_guard<std::mutex> g((*inbox)->mu);
+      auto e = (*inbox)->expunge_uids(uids);
+      if (!e) return core::fail(e.error());
+      cbs = (*inbox)->callbacks_except(nullptr);
+    }
+    notify(cbs);
+    return {};
+  }
+
+  // After a delete or rename: live states of these directories are gone.
+  void forget_states(const std::vector<std::string>& dirs) {
+    for (const auto& d : dirs) {
+      std::shared_ptr<MailboxState> st;
+      {
+        std::lock_guard<std::mutex> g(a_->shared->mu);
+        auto it = a_->shared->states.find(d);
+        if (it == a_->shared->states.end()) continue;
+        st = it->second.lock();
+        a_->shared->states.erase(it);
+      }
+      if (!st) continue;
+      Listeners cbs;
+      {
+        std::lock_guard<std::mutex> g(st->mu);
+        st->mark_gone();
+        cbs = st->callbacks_except(nullptr);
+      }
+      notify(cbs);
+    }
+  }
+
+  // a_->mu held for these.
+  std::map<std::string, SpecialUse> read_special_use() {
+    std::map<std::string, SpecialUse> out;
+    auto s = read_small_file(a_->root + "/" + kSpecialUseFile, 1 << 20);
+    if (!s) return out;
+    for (const auto& line : split_lines(*s)) {
+      size_t sp = line.find(' ');
+      if (sp == std::string::npos) continue;
+      SpecialUse u = use_of_word(std::string_view(line).substr(0, sp));
+      std::string n = line.substr(sp + 1);
+      if (u == SpecialUse::kNone || !validate_mailbox_name(n)) continue;
+      out[canonical_mailbox_name(n)] = u;
+    }
+    return out;
+  }
+
+  Result<void> write_special_use(const std::map<std::string, SpecialUse>& marks) {
+    std::string content;
+    for (const auto& [n, u] : marks) {
+      if (u == SpecialUse::kNone) continue;
+      content += std::string(use_word(u)) + " " + n + "\n";
+    }
+    return write_file_atomic(a_->root + "/" + kSpecialUseFile, content, a_->shared->opts.fsync);
+  }
+
+  std::vector<std::string> read_subscriptions() {
+    std::vector<std::string> out;
+    auto s = read_small_file(a_->root + "/" + kSubscriptionsFile, 1 << 22);
+    if (!s) return out;
+    std::set<std::string> seen;
+    for (auto& line : split_lines(*s)) {
+      if (!validate_mailbox_name(line)) continue;
+      std::string c = canonical_mailbox_name(line);
+      if (seen.insert(c).second) out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  std::shared_ptr<AccountShared> a_;
+};
+
+Result<std::vector<std::pair<uint32_t, uint32_t>>> MailboxImpl::copy_to(
+    std::span<const uint32_t> uids, const std::string& dest, bool move,
+    uint32_t* dest_uidvalidity) {
+  if (move && ro_) return fail(Errc::kNoPermission, "mailbox is read-only");
+  auto dst = get_state(st_->acct, dest);
+  if (!dst) return core::fail(dst.error());
+  std::vector<CopyItem> items;
+  {
+    std::lock_guard<std::mutex> g(st_->mu);
+    if (st_->gone) return fail(Errc::kNotFound, "mailbox no longer exists");
+    std::vector<uint32_t> sorted(uids.begin(), uids.end());
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    for (uint32_t uid : sorted) {
+      ptrdiff_t i = st_->find(uid);
+      if (i < 0) continue;
+      const Rec& r = st_->recs[static_cast<size_t>(i)];
+      CopyItem it;
+      it.src_uid = uid;
+      it.src_file = r.file;
+      it.flags = r.flags;
+      it.keywords = st_->keyword_names(r.kw);
+      it.size = r.size;
+      it.date = r.date;
+      items.push_back(std::move(it));
+    }
+  }
+  Listeners cbs;
+  uint32_t validity = 0;
+  auto copied = (*dst)->copy_in(items, st_->cur_dir(), slot_.get(), &validity, &cbs);
+  notify(cbs);
+  if (!copied) return core::fail(copied.error());
+  if (dest_uidvalidity) *dest_uidvalidity = validity;
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  for (size_t k = 0; k < items.size(); ++k) out.emplace_back(items[k].src_uid, (*copied)[k]);
+  if (move && !items.empty()) {
+    std::vector<uint32_t> src;
+    for (const auto& it : items) src.push_back(it.src_uid);
+    auto e = expunge_internal(src);
+    if (!e) return core::fail(e.error());
+  }
+  return out;
+}
+
+// --- Store ---------------------------------------------------------------------------------
+
+bool valid_path_part(std::string_view s) {
+  if (s.empty() || s.size() > 255 || s[0] == '.') return false;
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F || c == '/' || c == '\\') return false;
+  }
+  return true;
+}
+
+std::string substitute(std::string_view tmpl, std::string_view domain, std::string_view user) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size();) {
+    if (tmpl.compare(i, 8, "{domain}") == 0) {
+      out += domain;
+      i += 8;
+    } else if (tmpl.compare(i, 6, "{user}") == 0) {
+      out += user;
+      i += 6;
+    } else {
+      out += tmpl[i++];
+    }
+  }
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+class MaildirStore final : public Store {
+ public:
+  explicit MaildirStore(const MaildirOptions& opts) : s_(std::make_shared<Shared>()) {
+    s_->opts = opts;
+    char host[256] = {0};
+    ::gethostname(host, sizeof host - 1);
+    s_->host = sanitize_host(host);
+  }
+
+  Result<std::shared_ptr<Account>> open_account(std::string_view domain,
+                                                std::string_view user) override {
+    if (!valid_path_part(domain) || !valid_path_part(user)) {
+      return fail(Errc::kInvalidName, "invalid domain or user for a mail path");
+    }
+    if (s_->opts.path_template.empty() || s_->opts.path_template[0] != '/' ||
+        s_->opts.index_dir.empty() || s_->opts.index_dir[0] != '/') {
+      return fail(Errc::kIo, "maildir store paths must be absolute");
+    }
+    std::string root = substitute(s_->opts.path_template, domain, user);
+    std::shared_ptr<AccountShared> a;
+    {
+      std::lock_guard<std::mutex> g(s_->mu);
+      auto& slot = s_->accounts[root];
+      a = slot.lock();
+      if (!a) {
+        a = std::make_shared<AccountShared>();
+        a->shared = s_;
+        a->root = root;
+        a->index_dir = s_->opts.index_dir + "/" + std::string(domain) + "/" + std::string(user);
+        slot = a;
+      }
+    }
+    auto acct = std::make_shared<AccountImpl>(a);
+    auto d = acct->ensure_dirs();
+    if (!d) return core::fail(d.error());
+    return std::shared_ptr<Account>(std::move(acct));
+  }
+
+ private:
+  std::shared_ptr<Shared> s_;
+};
+
+}  // namespace
+}  // namespace maildir
+
+std::unique_ptr<Store> make_maildir_store(const MaildirOptions& options) {
+  return std::make_unique<maildir::MaildirStore>(options);
+}
+
+}  // namespace store

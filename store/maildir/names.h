@@ -1,0 +1,73 @@
+// Names on disk for the Maildir backend: mailbox folder names (Maildir++ with
+// modified UTF-7) and message file names (base, fields, flags).
+// Pure functions: no I/O. See docs/STORE.md for the formats.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace store::maildir {
+
+// Longest folder name we create on disk (leaves room for ".idx" and friends
+// under NAME_MAX).
+inline constexpr size_t kMaxFolderName = 250;
+
+// Modified UTF-7 (RFC 3501 5.1.3) for ONE hierarchy component; '.' is also
+// encoded (as "&AC4-") so it cannot be confused with the Maildir++ separator.
+// nullopt on invalid UTF-8.
+std::optional<std::string> mutf7_encode(std::string_view utf8);
+// Inverse; nullopt unless the input is the canonical encoding of a name.
+std::optional<std::string> mutf7_decode(std::string_view encoded);
+
+// API name ('/' separated, UTF-8, already validated) -> folder name in the
+// account root: "" for INBOX, ".A.B" otherwise. nullopt if it cannot be encoded
+// or is too long.
+std::optional<std::string> folder_for_mailbox(std::string_view name);
+// Folder name (".A.B") -> API name; nullopt if it is not one we would create.
+std::optional<std::string> mailbox_for_folder(std::string_view folder);
+
+// A message file name: "<base>[,field...][:2,<info letters>]".
+struct MessageName {
+  std::string base;                 // before the first ',' or ':'
+  std::vector<std::string> fields;  // ",S=..", ",W=..", ",U=..", ",H" and unknown ones
+  std::string info;                 // letters after ":2," (may include unknown ones)
+  bool has_info = false;            // the name had a ":2," part
+
+  std::optional<uint64_t> raw_size() const;   // S=
+  std::optional<uint64_t> crlf_size() const;  // W=
+  std::optional<uint32_t> uid() const;        // U= (1..2^32-1)
+  bool hidden() const;                        // H
+
+  void set_field(char key, std::optional<std::string> value);  // replaces/removes "K=..."
+  void set_hidden(bool hidden);
+
+  std::string str() const;
+};
+
+MessageName parse_message_name(std::string_view name);
+
+// Maildir info letters <-> store flag bits. Uppercase letters we do not know
+// (e.g. 'P') and lowercase letters without a keyword are preserved by
+// `merge_info`.
+uint32_t flags_from_info(std::string_view info);
+uint32_t keyword_bits_from_info(std::string_view info);
+// Builds new info letters: the known ones from flags/keyword bits, plus every
+// letter of `old_info` that is neither a system flag letter nor in
+// `known_keyword_mask`. Sorted in ASCII order, unique.
+std::string merge_info(std::string_view old_info, uint32_t flags, uint32_t keyword_bits,
+                       uint32_t known_keyword_mask);
+
+// POP3 UIDL for a base name: the base itself when printable (0x21-0x7E) and at
+// most 70 characters, else "X" + 32 hex digits of a stable hash of it.
+std::string uidl_for_base(std::string_view base);
+
+// Host name part for new file names: [A-Za-z0-9_.-] only, at most 32 chars.
+std::string sanitize_host(std::string_view host);
+
+// Stable 64-bit FNV-1a.
+uint64_t fnv1a64(const void* data, size_t n, uint64_t seed = 0xcbf29ce484222325ull);
+
+}  // namespace store::maildir
