@@ -520,3 +520,56 @@ def test_big_message_streams(roost):
     _, lines, octets = p.retr(1)
     assert len(lines) == 60002
     p.quit()
+
+
+# ---- connection caps and certificate reload --------------------------------------
+
+def test_connections_per_ip_cap(roost_factory):
+    r = roost_factory(limits={"connections_per_ip": 3}).start()
+    held = [Raw(r.ports["pop3"]) for _ in range(3)]
+    assert all(h.greeting.startswith("+OK") for h in held)
+    extra = Raw(r.ports["pop3"])
+    assert extra.greeting.startswith("-ERR") and "Too many connections" in extra.greeting
+    assert extra.closed()
+    held[0].cmd("QUIT")
+    held[0].close()
+    time.sleep(0.3)
+    again = Raw(r.ports["pop3"])
+    assert again.greeting.startswith("+OK")
+
+
+def test_connections_per_user_ip_cap(roost_factory):
+    r = roost_factory(limits={"connections_per_user_ip": 1}).start()
+    p = pop_login(r)
+    q = poplib.POP3_SSL("127.0.0.1", r.ports["pop3s"], context=client_tls_context())
+    q.user(ADDR)
+    with pytest.raises(poplib.error_proto, match="Too many connections"):
+        q.pass_(r.password("alice"))
+    q.close()
+    p.quit()
+    time.sleep(0.3)
+    p = pop_login(r)
+    p.quit()
+
+
+def served_certificate(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with client_tls_context().wrap_socket(s) as t:
+            return t.getpeercert(binary_form=True)
+
+
+def test_sighup_reloads_certificates(roost):
+    before = served_certificate(roost.ports["pop3s"])
+    tls = roost.root / "tls"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=reloaded",
+                    "-keyout", str(tls / "key.new"), "-out", str(tls / "cert.new")],
+                   check=True, capture_output=True)
+    p = pop_login(roost)  # a session open across the reload keeps working
+    os.replace(tls / "key.new", tls / "key.pem")
+    os.replace(tls / "cert.new", tls / "cert.pem")
+    assert roost.reload()["result"] == "ok"
+    after = served_certificate(roost.ports["pop3s"])
+    assert after != before
+    assert p.stat() == (0, 0)
+    p.quit()
