@@ -12,17 +12,18 @@ namespace log = core::log;
 
 const char* state_name(State s) {
   switch (s) {
-    case State::kAuthorization: return "AUTHORIZATION";
-    case State::kTransaction: return "TRANSACTION";
-    case State::kUpdate: return "UPDATE";
+    case State::kAuthorization:
+      return "AUTHORIZATION";
+    case State::kTransaction:
+      return "TRANSACTION";
+    case State::kUpdate:
+      return "UPDATE";
   }
   return "?";
 }
 
-Session::Session(core::server::Services& services,
-                 std::shared_ptr<const core::server::Runtime> rt)
-    : services_(services), rt_(std::move(rt)),
-      reader_(rt_->config().limits.line_length_preauth) {}
+Session::Session(core::server::Services& services, std::shared_ptr<const core::server::Runtime> rt)
+    : services_(services), rt_(std::move(rt)), reader_(rt_->config().limits.line_length_preauth) {}
 
 Session::~Session() = default;
 
@@ -35,7 +36,9 @@ void Session::on_start() {
   ok("Roost POP3 server ready");
 }
 
-void Session::write(std::string_view raw) { conn().write(raw); }
+void Session::write(std::string_view raw) {
+  conn().write(raw);
+}
 
 void Session::ok(std::string_view text) {
   std::string line = "+OK ";
@@ -124,8 +127,8 @@ void Session::handle_line(std::string line) {
 }
 
 bool Session::stls_available() const {
-  return conn().info().tls_mode == core::config::TlsMode::kStartTls &&
-         !conn().tls_active() && state_ == State::kAuthorization;
+  return conn().info().tls_mode == core::config::TlsMode::kStartTls && !conn().tls_active() &&
+         state_ == State::kAuthorization;
 }
 
 bool Session::plaintext_ok(std::string_view address) const {
@@ -147,7 +150,9 @@ bool Session::plaintext_ok(std::string_view address) const {
   return core::auth::plaintext_allowed(rt->config(), policy, false);
 }
 
-void Session::expect_sasl_line(std::function<void(std::string_view)> fn) { sasl_ = std::move(fn); }
+void Session::expect_sasl_line(std::function<void(std::string_view)> fn) {
+  sasl_ = std::move(fn);
+}
 
 void Session::login(std::string address, std::string password, std::string mechanism) {
   busy_ = true;
@@ -165,7 +170,8 @@ void Session::login(std::string address, std::string password, std::string mecha
       return command_done();
     }
     switch (out.decision.outcome) {
-      case LoginOutcome::kOk: break;
+      case LoginOutcome::kOk:
+        break;
       case LoginOutcome::kUnknownAddress:
       case LoginOutcome::kWrongPassword:
         err("[AUTH] Authentication failed: wrong address or password");
@@ -428,8 +434,12 @@ void Session::quit() {
     using core::config::OnDelete;
     store::Result<void> r;
     switch (on_delete) {
-      case OnDelete::kExpunge: r = inbox->expunge(uids); break;
-      case OnDelete::kHide: r = inbox->set_hidden(uids, true); break;
+      case OnDelete::kExpunge:
+        r = inbox->expunge(uids);
+        break;
+      case OnDelete::kHide:
+        r = inbox->set_hidden(uids, true);
+        break;
       case OnDelete::kArchive: {
         uint32_t uv = 0;
         auto c = inbox->copy_to(uids, archive, /*move=*/true, &uv);
@@ -492,8 +502,8 @@ void Session::on_closed() {
     services_.registry().release_user(account_->address, info.remote_ip);
   }
   services_.registry().remove(info.id);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - info.started)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  info.started)
                 .count();
   log::info("logout", {{"proto", "pop3"},
                        {"session", info.id},

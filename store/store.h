@@ -28,16 +28,16 @@
 namespace store {
 
 enum class Errc {
-  kNotFound,        // mailbox or message does not exist
-  kAlreadyExists,   // CREATE / RENAME target exists
-  kInvalidName,     // name with "..", control chars, empty component, leaves the root
-  kNoPermission,    // e.g. deleting INBOX, renaming to inside itself
-  kHasChildren,     // DELETE of a mailbox with inferiors that cannot be removed
-  kOverQuota,       // append/copy would exceed the quota given to the store
-  kTooBig,          // a single message over the store's size limit
-  kLocked,          // a lease is held by another session
-  kIo,              // disk error (logged with details); temporary
-  kCorrupt,         // on-disk data could not be understood
+  kNotFound,       // mailbox or message does not exist
+  kAlreadyExists,  // CREATE / RENAME target exists
+  kInvalidName,    // name with "..", control chars, empty component, leaves the root
+  kNoPermission,   // e.g. deleting INBOX, renaming to inside itself
+  kHasChildren,    // DELETE of a mailbox with inferiors that cannot be removed
+  kOverQuota,      // append/copy would exceed the quota given to the store
+  kTooBig,         // a single message over the store's size limit
+  kLocked,         // a lease is held by another session
+  kIo,             // disk error (logged with details); temporary
+  kCorrupt,        // on-disk data could not be understood
 };
 
 struct Error {
@@ -48,7 +48,9 @@ struct Error {
 template <class T>
 using Result = core::Result<T, Error>;
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 // System flags, as a bit set.
 enum Flag : uint32_t {
@@ -223,8 +225,7 @@ class Account {
   virtual Result<std::vector<std::string>> subscriptions() = 0;
 
   // Starts adding a message to a mailbox. internal_date 0 = now.
-  virtual Result<std::unique_ptr<AppendTx>> begin_append(const std::string& mailbox,
-                                                         uint32_t flags,
+  virtual Result<std::unique_ptr<AppendTx>> begin_append(const std::string& mailbox, uint32_t flags,
                                                          std::vector<std::string> keywords,
                                                          int64_t internal_date) = 0;
 

@@ -13,11 +13,11 @@ namespace core::auth {
 
 enum class LoginOutcome {
   kOk,
-  kUnknownAddress,    // no such account (aliases are not logins)
+  kUnknownAddress,  // no such account (aliases are not logins)
   kWrongPassword,
-  kTlsRequired,       // plaintext credentials without TLS, not trusted, policy tls_only
-  kProtocolDenied,    // the account's policy.protocols excludes this protocol
-  kSuspended,         // status: suspended
+  kTlsRequired,     // plaintext credentials without TLS, not trusted, policy tls_only
+  kProtocolDenied,  // the account's policy.protocols excludes this protocol
+  kSuspended,       // status: suspended
 };
 
 // A client must not learn whether an address exists: kUnknownAddress and

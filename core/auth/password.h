@@ -19,7 +19,8 @@ std::optional<Scheme> parse_scheme(std::string_view name);
 // {SSHA512}, {SSHA256}, {SHA512}, {PLAIN}, ...). Returns nullopt when the hash
 // is usable, else a message saying what is wrong. *warning is set for
 // accepted-but-discouraged forms ({PLAIN}).
-std::optional<std::string> check_stored_hash(std::string_view stored, std::string* warning = nullptr);
+std::optional<std::string> check_stored_hash(std::string_view stored,
+                                             std::string* warning = nullptr);
 
 // True when password matches stored. Comparison is constant-time where the
 // scheme allows. Unknown or malformed hashes never match.

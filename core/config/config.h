@@ -39,9 +39,9 @@ struct Listener {
   Protocol protocol = Protocol::kImap;
   std::string address;  // TCP: IP literal (v4 or v6); empty for a unix socket
   uint16_t port = 0;
-  std::string path;     // unix socket path (absolute after loading)
-  unsigned mode = 0660; // unix socket permissions
-  std::string group;    // unix socket group, optional
+  std::string path;      // unix socket path (absolute after loading)
+  unsigned mode = 0660;  // unix socket permissions
+  std::string group;     // unix socket group, optional
   TlsMode tls = TlsMode::kNone;
   bool proxy_protocol = false;
   std::string token_file;  // admin: absolute path
@@ -55,7 +55,7 @@ struct CertPair {
 
 struct TlsSettings {
   CertPair default_pair;
-  std::string min_version = "1.2";  // "1.2" | "1.3"
+  std::string min_version = "1.2";      // "1.2" | "1.3"
   std::map<std::string, CertPair> sni;  // host name (lower case) -> pair
 };
 
@@ -86,18 +86,18 @@ struct Limits {
   Duration auth_failure_delay_max = std::chrono::seconds(15);
   IdleTimeouts idle_timeout;
   // Extensions (documented in etc/roost.yaml):
-  uint32_t auth_failures_per_ip = 20;      // failures from one IP (any user) before it is slowed
-  uint32_t bad_commands = 10;              // protocol errors before disconnect
-  uint32_t auth_workers = 2;               // password-hash threads
-  uint32_t store_workers = 4;              // store I/O threads
-  uint32_t auth_queue = 256;               // pending hash checks before "try later"
+  uint32_t auth_failures_per_ip = 20;  // failures from one IP (any user) before it is slowed
+  uint32_t bad_commands = 10;          // protocol errors before disconnect
+  uint32_t auth_workers = 2;           // password-hash threads
+  uint32_t store_workers = 4;          // store I/O threads
+  uint32_t auth_queue = 256;           // pending hash checks before "try later"
   Duration auth_cache_ttl = std::chrono::seconds(60);
-  uint64_t output_buffer = 256 * 1024;     // per connection, before reading pauses
+  uint64_t output_buffer = 256 * 1024;  // per connection, before reading pauses
 };
 
 struct CidrRange {
-  std::string text;     // as written
-  uint8_t family = 4;   // 4 or 6
+  std::string text;    // as written
+  uint8_t family = 4;  // 4 or 6
   uint8_t bits = 32;
   uint8_t addr[16] = {};
   bool contains(const std::string& ip) const;
@@ -153,7 +153,7 @@ struct Account {
   std::string password;  // stored hash, as written
   AccountStatus status = AccountStatus::kActive;
   PolicyOverride policy;
-  int line = 0;          // where it is defined in its domain file
+  int line = 0;  // where it is defined in its domain file
 };
 
 struct Domain {
@@ -161,26 +161,26 @@ struct Domain {
   std::vector<std::string> alias_domains;  // punycode, lower case
   PolicyOverride policy;
   PublicSettings public_settings;
-  std::map<std::string, Account> accounts;                 // by local part
+  std::map<std::string, Account> accounts;                  // by local part
   std::map<std::string, std::vector<std::string>> aliases;  // local part -> targets
-  std::optional<std::string> catch_all;                    // local part of an account
-  std::string file;                                        // absolute path
+  std::optional<std::string> catch_all;                     // local part of an account
+  std::string file;                                         // absolute path
 };
 
 // The result of loading one domain file.
 struct DomainFile {
-  std::string file;                       // absolute path
-  std::optional<Domain> domain;           // set when loaded without errors
+  std::string file;              // absolute path
+  std::optional<Domain> domain;  // set when loaded without errors
   std::vector<Diagnostic> errors;
-  std::vector<Diagnostic> warnings;       // e.g. {PLAIN} passwords
+  std::vector<Diagnostic> warnings;  // e.g. {PLAIN} passwords
 };
 
 struct ServerSettings {
   std::string hostname = "localhost";
-  std::string state_dir;   // absolute
+  std::string state_dir;  // absolute
   std::optional<std::string> user;
   Duration shutdown_grace = std::chrono::seconds(10);
-  uint32_t workers = 0;    // event-loop threads; 0 = one per core (extension)
+  uint32_t workers = 0;  // event-loop threads; 0 = one per core (extension)
 };
 
 struct LogSettings {
@@ -195,7 +195,7 @@ struct StoreSettings {
 };
 
 struct Config {
-  std::string file;        // absolute path of roost.yaml
+  std::string file;  // absolute path of roost.yaml
   ServerSettings server;
   LogSettings log;
   TlsSettings tls;
@@ -204,12 +204,12 @@ struct Config {
   StoreSettings store;
   Limits limits;
   std::vector<CidrRange> trusted_networks;
-  Policy policy;           // server defaults
-  std::string domains_dir; // absolute
+  Policy policy;            // server defaults
+  std::string domains_dir;  // absolute
 };
 
 struct LoadResult {
-  std::optional<Config> config;   // set when the main file has no errors
+  std::optional<Config> config;  // set when the main file has no errors
   std::vector<Diagnostic> errors;
   std::vector<Diagnostic> warnings;
 };

@@ -35,8 +35,7 @@ class Directory {
   // good version of the same file: that version stays. Domains claimed twice
   // (as a name or alias domain) keep the first in file order and add a
   // diagnostic to `problems`.
-  static std::shared_ptr<const Directory> build(const Config& config,
-                                                std::vector<DomainFile> files,
+  static std::shared_ptr<const Directory> build(const Config& config, std::vector<DomainFile> files,
                                                 const Directory* previous,
                                                 std::vector<Diagnostic>* problems);
 

@@ -68,14 +68,14 @@ std::shared_ptr<tls::Context> load_tls(const config::Config& cfg, std::string* e
   if (!have_cert && !have_key) {
     // First start of a fresh installation: make a self-signed pair so that
     // TLS works at once; operators replace it with a real certificate.
-    std::string err = tls::make_self_signed(pair.certificate, pair.private_key,
-                                            cfg.server.hostname);
+    std::string err =
+        tls::make_self_signed(pair.certificate, pair.private_key, cfg.server.hostname);
     if (!err.empty()) {
       *error = err;
       return nullptr;
     }
-    log::warn("tls", {{"reason", "created a self-signed certificate"},
-                      {"certificate", pair.certificate}});
+    log::warn("tls",
+              {{"reason", "created a self-signed certificate"}, {"certificate", pair.certificate}});
   }
   return tls::Context::create_server(cfg.tls, error);
 }
@@ -343,16 +343,19 @@ int Daemon::run() {
     uv_signal_init(&loop_, sig);
     sig->data = this;
   }
-  uv_signal_start(&sigterm_, [](uv_signal_t* s, int) {
-    static_cast<Daemon*>(s->data)->begin_shutdown();
-  }, SIGTERM);
-  uv_signal_start(&sigint_, [](uv_signal_t* s, int) {
-    static_cast<Daemon*>(s->data)->begin_shutdown();
-  }, SIGINT);
-  uv_signal_start(&sighup_, [](uv_signal_t* s, int) {
-    auto* d = static_cast<Daemon*>(s->data);
-    if (!d->stopping_) d->reload();
-  }, SIGHUP);
+  uv_signal_start(
+      &sigterm_, [](uv_signal_t* s, int) { static_cast<Daemon*>(s->data)->begin_shutdown(); },
+      SIGTERM);
+  uv_signal_start(
+      &sigint_, [](uv_signal_t* s, int) { static_cast<Daemon*>(s->data)->begin_shutdown(); },
+      SIGINT);
+  uv_signal_start(
+      &sighup_,
+      [](uv_signal_t* s, int) {
+        auto* d = static_cast<Daemon*>(s->data);
+        if (!d->stopping_) d->reload();
+      },
+      SIGHUP);
   signal(SIGPIPE, SIG_IGN);
 
   for (auto& w : workers_) w->start();

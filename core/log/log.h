@@ -36,7 +36,9 @@ bool enabled(Level level);
 // Writes {"ts":...,"level":...,"event":event, fields...}.
 void event(Level level, std::string_view event, std::initializer_list<Field> fields);
 
-inline void info(std::string_view ev, std::initializer_list<Field> f) { event(Level::kInfo, ev, f); }
+inline void info(std::string_view ev, std::initializer_list<Field> f) {
+  event(Level::kInfo, ev, f);
+}
 inline void warn(std::string_view ev, std::initializer_list<Field> f) {
   event(Level::kWarning, ev, f);
 }

@@ -11,7 +11,9 @@
 
 namespace core::net {
 
-void Session::on_idle_timeout() { conn().close(); }
+void Session::on_idle_timeout() {
+  conn().close();
+}
 
 namespace {
 
@@ -21,7 +23,9 @@ struct WriteReq {
   Connection* conn = nullptr;
 };
 
-uv_handle_t* H(void* p) { return static_cast<uv_handle_t*>(p); }
+uv_handle_t* H(void* p) {
+  return static_cast<uv_handle_t*>(p);
+}
 
 }  // namespace
 
@@ -81,7 +85,9 @@ void Connection::start(std::shared_ptr<Session> session, std::shared_ptr<tls::Co
   keep->on_start();
 }
 
-std::string Connection::tls_version() const { return tls_ ? tls_->version() : std::string(); }
+std::string Connection::tls_version() const {
+  return tls_ ? tls_->version() : std::string();
+}
 
 void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
   auto* c = static_cast<Connection*>(h->data);
@@ -317,18 +323,18 @@ bool Connection::offload(Pool& pool, std::shared_ptr<void> keep, std::function<v
                          std::function<void()> done) {
   std::weak_ptr<Connection> weak = shared_from_this();
   Worker* w = &worker_;
-  return pool.submit([w, weak, keep = std::move(keep), work = std::move(work),
-                      done = std::move(done)]() mutable {
-    work();
-    // Everything moves into the posted closure so the last reference to the
-    // session is dropped on its loop thread.
-    w->post([weak, keep = std::move(keep), done = std::move(done)]() mutable {
-      auto c = weak.lock();
-      if (c && !c->closed_ && done) done();
-      done = nullptr;
-      keep.reset();
-    });
-  });
+  return pool.submit(
+      [w, weak, keep = std::move(keep), work = std::move(work), done = std::move(done)]() mutable {
+        work();
+        // Everything moves into the posted closure so the last reference to the
+        // session is dropped on its loop thread.
+        w->post([weak, keep = std::move(keep), done = std::move(done)]() mutable {
+          auto c = weak.lock();
+          if (c && !c->closed_ && done) done();
+          done = nullptr;
+          keep.reset();
+        });
+      });
 }
 
 }  // namespace core::net

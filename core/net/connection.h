@@ -61,13 +61,13 @@ class Session {
 };
 
 struct ConnectionInfo {
-  std::string id;          // session id in logs
+  std::string id;  // session id in logs
   std::string remote_ip;
   uint16_t remote_port = 0;
   uint16_t local_port = 0;
   config::Protocol protocol = config::Protocol::kPop3;
   config::TlsMode tls_mode = config::TlsMode::kNone;
-  bool trusted = false;    // remote_ip is in trusted_networks
+  bool trusted = false;  // remote_ip is in trusted_networks
   std::chrono::steady_clock::time_point started;
   int64_t started_unix = 0;
 };
@@ -79,8 +79,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Called by the worker after accept: takes the accepted handle's socket.
   bool attach(uv_stream_t* server);
-  void start(std::shared_ptr<Session> session,
-             std::shared_ptr<tls::Context> implicit_tls);
+  void start(std::shared_ptr<Session> session, std::shared_ptr<tls::Context> implicit_tls);
 
   const ConnectionInfo& info() const { return info_; }
   Worker& worker() { return worker_; }

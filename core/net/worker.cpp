@@ -139,7 +139,9 @@ void Worker::start() {
   });
 }
 
-void Worker::run() { uv_run(&loop_, UV_RUN_DEFAULT); }
+void Worker::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+}
 
 void Worker::post(std::function<void()> fn) {
   std::unique_lock lock(mu_);

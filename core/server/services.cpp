@@ -124,12 +124,18 @@ bool cached_verify(std::string_view stored, std::string_view password) {
 // For the operator's log: unlike what a client is told, says which it was.
 const char* log_reason(auth::LoginOutcome o) {
   switch (o) {
-    case auth::LoginOutcome::kOk: return "";
-    case auth::LoginOutcome::kUnknownAddress: return "unknown address";
-    case auth::LoginOutcome::kWrongPassword: return "wrong password";
-    case auth::LoginOutcome::kTlsRequired: return "plaintext login without TLS";
-    case auth::LoginOutcome::kProtocolDenied: return "protocol not allowed for the account";
-    case auth::LoginOutcome::kSuspended: return "account suspended";
+    case auth::LoginOutcome::kOk:
+      return "";
+    case auth::LoginOutcome::kUnknownAddress:
+      return "unknown address";
+    case auth::LoginOutcome::kWrongPassword:
+      return "wrong password";
+    case auth::LoginOutcome::kTlsRequired:
+      return "plaintext login without TLS";
+    case auth::LoginOutcome::kProtocolDenied:
+      return "protocol not allowed for the account";
+    case auth::LoginOutcome::kSuspended:
+      return "account suspended";
   }
   return "?";
 }

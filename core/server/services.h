@@ -89,8 +89,8 @@ class AuthService {
   };
   struct Outcome {
     auth::LoginDecision decision;
-    bool busy = false;              // auth pool saturated: "try again later"
-    bool too_many_sessions = false; // connections_per_user_ip reached
+    bool busy = false;               // auth pool saturated: "try again later"
+    bool too_many_sessions = false;  // connections_per_user_ip reached
     bool ok() const {
       return decision.outcome == auth::LoginOutcome::kOk && !busy && !too_many_sessions;
     }

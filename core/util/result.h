@@ -61,7 +61,7 @@ template <class E>
 class [[nodiscard]] Result<void, E> {
  public:
   Result() = default;
-  Result(Ok) {}                                                  // NOLINT
+  Result(Ok) {}                                                      // NOLINT
   Result(Unexpected<E> e) : err_(std::move(e.error)), ok_(false) {}  // NOLINT
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }

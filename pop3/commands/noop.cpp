@@ -3,6 +3,8 @@
 
 namespace pop3 {
 
-void cmd_noop(Session& s, const proto::Command&) { s.ok(""); }
+void cmd_noop(Session& s, const proto::Command&) {
+  s.ok("");
+}
 
 }  // namespace pop3

@@ -4,6 +4,8 @@
 
 namespace pop3 {
 
-void cmd_quit(Session& s, const proto::Command&) { s.quit(); }
+void cmd_quit(Session& s, const proto::Command&) {
+  s.quit();
+}
 
 }  // namespace pop3

@@ -7,6 +7,7 @@ namespace pop3 {
 using proto::Verb;
 
 namespace {
+// clang-format off
 constexpr CommandSpec kCommands[] = {
     // verb          handler         AUTHORIZATION  TRANSACTION
     {Verb::kCapa, &cmd_capa, true, true},
@@ -25,6 +26,7 @@ constexpr CommandSpec kCommands[] = {
     {Verb::kDele, &cmd_dele, false, true},
     {Verb::kRset, &cmd_rset, false, true},
 };
+// clang-format on
 }  // namespace
 
 const CommandSpec* find_command(Verb verb) {

@@ -13,8 +13,8 @@ void cmd_top(Session& s, const proto::Command& c) {
   auto* m = s.message_arg(c.args[0]);
   if (!m) return;
   const std::string& n = c.args[1];
-  bool digits = !n.empty() && n.size() <= 10 &&
-                n.find_first_not_of("0123456789") == std::string::npos;
+  bool digits =
+      !n.empty() && n.size() <= 10 && n.find_first_not_of("0123456789") == std::string::npos;
   if (!digits) {
     s.err("Invalid line count");
     s.count_bad_command();
