@@ -1,0 +1,127 @@
+// BODY[section] resolution (RFC 9051 6.4.5) and HEADER.FIELDS filtering.
+#include "imap/mime/internal.h"
+#include "imap/mime/mime.h"
+
+namespace imap::mime {
+
+namespace {
+
+ResolvedSection header_of(const Part& p) {
+  ResolvedSection r;
+  r.raw_offset = p.header_raw_offset;
+  r.raw_length = p.header_raw_length;
+  r.crlf_offset = p.header_crlf_offset;
+  r.size = p.header_size;
+  r.part = &p;
+  return r;
+}
+
+ResolvedSection body_of(const Part& p) {
+  ResolvedSection r;
+  r.raw_offset = p.body_raw_offset;
+  r.raw_length = p.body_raw_length;
+  r.crlf_offset = p.body_crlf_offset;
+  r.size = p.body_size;
+  r.part = &p;
+  return r;
+}
+
+ResolvedSection whole(const Part& p) {
+  ResolvedSection r;
+  r.raw_offset = p.header_raw_offset;
+  r.raw_length = p.header_raw_length + p.body_raw_length;
+  r.crlf_offset = p.header_crlf_offset;
+  r.size = p.header_size + p.body_size;
+  r.part = &p;
+  return r;
+}
+
+}  // namespace
+
+std::optional<ResolvedSection> resolve_section(const Part& root, const SectionSpec& spec) {
+  // `message` is the message whose header HEADER/TEXT refer to; `node` the
+  // part the numbers have reached so far.
+  const Part* message = &root;
+  const Part* node = &root;
+  for (size_t k = 0; k < spec.parts.size(); ++k) {
+    uint32_t n = spec.parts[k];
+    if (n == 0) return std::nullopt;
+    if (k > 0 && node->kind == PartKind::kMessage) {
+      // Numbers after a message/rfc822 part index its encapsulated message.
+      if (node->children.empty()) return std::nullopt;
+      node = &node->children[0];
+    }
+    if (node->kind == PartKind::kMultipart) {
+      if (n > node->children.size()) return std::nullopt;
+      node = &node->children[n - 1];
+    } else if (n != 1) {
+      return std::nullopt;  // a non-multipart body only has part 1
+    }
+    message = nullptr;
+  }
+
+  const bool numbered = !spec.parts.empty();
+  if (numbered && spec.text != SectionText::kNone && spec.text != SectionText::kMime) {
+    // HEADER / TEXT after numbers: only for an encapsulated message.
+    if (node->kind != PartKind::kMessage || node->children.empty()) return std::nullopt;
+    message = &node->children[0];
+  }
+
+  switch (spec.text) {
+    case SectionText::kNone:
+      return numbered ? body_of(*node) : whole(root);
+    case SectionText::kMime:
+      if (!numbered) return std::nullopt;
+      return header_of(*node);
+    case SectionText::kHeader:
+      return header_of(*message);
+    case SectionText::kHeaderFields:
+    case SectionText::kHeaderFieldsNot: {
+      ResolvedSection r = header_of(*message);
+      r.filter = true;
+      r.filter_not = spec.text == SectionText::kHeaderFieldsNot;
+      return r;
+    }
+    case SectionText::kText:
+      return body_of(*message);
+  }
+  return std::nullopt;
+}
+
+std::string filter_header_fields(std::string_view header, const std::vector<std::string>& names,
+                                 bool negate) {
+  std::string out;
+  bool keep = false;
+  while (!header.empty()) {
+    size_t nl = header.find('\n');
+    std::string_view line = nl == std::string_view::npos ? header : header.substr(0, nl);
+    header.remove_prefix(nl == std::string_view::npos ? header.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // the header's own blank line
+    if (!detail::is_wsp(line[0])) {
+      size_t colon = line.find(':');
+      keep = false;
+      if (colon != std::string_view::npos) {
+        std::string_view name = line.substr(0, colon);
+        while (!name.empty() && detail::is_wsp(name.back())) name.remove_suffix(1);
+        bool listed = false;
+        for (const std::string& want : names) {
+          if (detail::iequals(want, name)) {
+            listed = true;
+            break;
+          }
+        }
+        keep = !name.empty() && listed != negate;
+      }
+    }
+    // Continuation lines follow their field's fate.
+    if (keep) {
+      out.append(line.data(), line.size());
+      out += "\r\n";
+    }
+  }
+  out += "\r\n";
+  return out;
+}
+
+}  // namespace imap::mime
