@@ -35,6 +35,11 @@ using config::Protocol;
 
 namespace {
 
+// "FILE:LINE: " of a listener entry, for start-up errors.
+std::string where(const config::Listener& l) {
+  return l.where.file + ":" + std::to_string(l.where.line) + ": ";
+}
+
 void print_diagnostics(const std::vector<config::Diagnostic>& ds) {
   for (const auto& d : ds) std::cerr << d.str() << "\n";
 }
@@ -196,8 +201,14 @@ bool Daemon::bind_listeners() {
                              {"reason", "protocol not served by this version; ignored"}});
       continue;
     }
+    if (l.proxy_protocol) {
+      // Serving such a listener without parsing the header would treat the
+      // proxy's bytes as commands and every client as the proxy: refuse.
+      std::cerr << where(l) << "proxy_protocol is not supported by this version\n";
+      return false;
+    }
     if ((l.tls != config::TlsMode::kNone) && !services_->runtime()->tls) {
-      std::cerr << l.where.str() << "listener needs tls: certificate and private_key\n";
+      std::cerr << where(l) << "listener needs tls: certificate and private_key\n";
       return false;
     }
     auto spec = make_spec(l);
@@ -205,7 +216,7 @@ bool Daemon::bind_listeners() {
       std::string err;
       int fd = net::open_tcp_listener(l.address, l.port, &err);
       if (fd < 0 || !w->add_tcp_listener(fd, spec, &err)) {
-        std::cerr << l.where.str() << ": " << err << "\n";
+        std::cerr << where(l) << err << "\n";
         log::error("listener", {{"address", l.address}, {"port", l.port}, {"reason", err}});
         return false;
       }

@@ -573,3 +573,15 @@ def test_sighup_reloads_certificates(roost):
     assert after != before
     assert p.stat() == (0, 0)
     p.quit()
+
+
+def test_unsupported_proxy_protocol_refuses_to_start(tmp_path):
+    from conftest import ROOSTD, free_port
+    cfg = tmp_path / "roost.yaml"
+    (tmp_path / "domains.d").mkdir()
+    cfg.write_text("server: { state_dir: st }\nlisteners:\n"
+                   f"  - {{ protocol: pop3, address: 127.0.0.1, port: {free_port()}, "
+                   "proxy_protocol: true }\nstore: { path: \"m/{domain}/{user}\" }\n")
+    r = subprocess.run([str(ROOSTD), "-c", str(cfg)], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1
+    assert f"{cfg}:3: proxy_protocol is not supported" in r.stderr
