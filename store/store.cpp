@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/util/utf7.h"
 #include "store/store_util.h"
 
 namespace store {
@@ -15,35 +16,6 @@ constexpr size_t kMaxComponentBytes = 255;
 
 // Length of the UTF-8 sequence starting at s[i], or 0 when it is not a valid,
 // shortest-form encoding of a scalar value (no surrogates, at most U+10FFFF).
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  if (c < 0x80) return 1;
-  size_t len;
-  uint32_t cp;
-  if (c >= 0xC2 && c <= 0xDF) {
-    len = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    len = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    len = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;  // continuation byte, C0/C1 overlong lead, or F5..FF
-  }
-  if (i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    unsigned char cc = byte(i + k);
-    if ((cc & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3F);
-  }
-  if (len == 3 && cp < 0x800) return 0;                       // overlong
-  if (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;  // overlong or too big
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;                 // surrogate
-  return len;
-}
 
 char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -57,15 +29,12 @@ Result<void> validate_mailbox_name(std::string_view name) {
   if (name.size() > kMaxNameBytes) return bad("mailbox name too long");
   if (name.front() == '/') return bad("mailbox name starts with '/'");
   if (name.back() == '/') return bad("mailbox name ends with '/'");
-  size_t i = 0;
-  while (i < name.size()) {
-    unsigned char c = static_cast<unsigned char>(name[i]);
+  for (char ch : name) {
+    unsigned char c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7F) return bad("control character in mailbox name");
     if (c == '\\') return bad("backslash in mailbox name");
-    size_t len = utf8_sequence_length(name, i);
-    if (len == 0) return bad("mailbox name is not valid UTF-8");
-    i += len;
   }
+  if (!core::valid_utf8(name)) return bad("mailbox name is not valid UTF-8");
   size_t start = 0;
   while (start <= name.size()) {
     size_t end = name.find('/', start);

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "imap/proto/utf7.h"
+#include "core/util/utf7.h"
 
 namespace imap::proto {
 
@@ -52,7 +52,7 @@ bool quotable(std::string_view s, Utf8Mode utf8) {
     if (static_cast<unsigned char>(c) >= 0x80) eight_bit = true;
   }
   if (!eight_bit) return true;
-  return utf8 == Utf8Mode::kOn && valid_utf8(s);
+  return utf8 == Utf8Mode::kOn && core::valid_utf8(s);
 }
 
 void write_quoted(std::string& out, std::string_view s) {
@@ -70,7 +70,7 @@ void append_number(std::string& out, uint64_t n) {
 
 // Appends `text` made safe for resp-text / a continuation.
 void append_text(std::string& out, std::string_view text, Utf8Mode utf8, bool guard_bracket) {
-  const bool keep_8bit = utf8 == Utf8Mode::kOn && valid_utf8(text);
+  const bool keep_8bit = utf8 == Utf8Mode::kOn && core::valid_utf8(text);
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     const auto u = static_cast<unsigned char>(c);
@@ -284,14 +284,14 @@ bool write_mailbox(std::string& out, std::string_view name, Utf8Mode utf8) {
     return true;
   }
   if (utf8 == Utf8Mode::kOn) {
-    if (!valid_utf8(name)) {
+    if (!core::valid_utf8(name)) {
       write_literal(out, name);
       return false;
     }
     write_astring(out, name, utf8);
     return true;
   }
-  const auto encoded = mutf7_encode(name);
+  const auto encoded = core::mutf7_encode(name);
   if (!encoded) {
     write_literal(out, name);
     return false;

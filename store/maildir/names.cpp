@@ -3,98 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/util/utf7.h"
 #include "store/store.h"
 #include "store/store_util.h"
 
 namespace store::maildir {
 
 namespace {
-
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == ',') return 63;
-  return -1;
-}
-
-// Decodes one UTF-8 code point at s[i]; advances i. -1 on invalid input.
-int32_t next_code_point(std::string_view s, size_t& i) {
-  auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) {
-    ++i;
-    return b0;
-  }
-  int len;
-  int32_t cp;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2;
-    cp = b0 & 0x1F;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3;
-    cp = b0 & 0x0F;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4;
-    cp = b0 & 0x07;
-  } else {
-    return -1;
-  }
-  if (i + len > s.size()) return -1;
-  for (int k = 1; k < len; ++k) {
-    auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return -1;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  static constexpr int32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;
-  i += len;
-  return cp;
-}
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
-void flush_run(std::string& out, std::vector<uint16_t>& units) {
-  if (units.empty()) return;
-  out += '&';
-  uint32_t bits = 0;
-  int nbits = 0;
-  for (uint16_t u : units) {
-    for (int shift : {8, 0}) {
-      bits = (bits << 8) | ((u >> shift) & 0xFF);
-      nbits += 8;
-      while (nbits >= 6) {
-        nbits -= 6;
-        out += kB64[(bits >> nbits) & 0x3F];
-      }
-    }
-  }
-  if (nbits > 0) out += kB64[(bits << (6 - nbits)) & 0x3F];
-  out += '-';
-  units.clear();
-}
-
-bool is_direct(int32_t cp) {
-  return cp >= 0x20 && cp <= 0x7E && cp != '&' && cp != '.';
-}
 
 std::optional<uint64_t> parse_u64(std::string_view s) {
   if (s.empty() || s.size() > 19) return std::nullopt;
@@ -110,6 +25,24 @@ bool is_flag_letter(char c) {
   return c == 'D' || c == 'F' || c == 'R' || c == 'S' || c == 'T';
 }
 
+// Printable ASCII that a folder name component spells in base64 rather than
+// literally: '.' is the Maildir++ hierarchy separator.
+constexpr std::string_view kFolderEncoded = ".";
+
+std::optional<std::string> encode_component(std::string_view utf8) {
+  return core::mutf7_encode(utf8, kFolderEncoded);
+}
+
+// Decodes leniently (the store's own spelling has "&AC4-" for '.'), then
+// accepts only what encode_component would have written: one folder, one name.
+std::optional<std::string> decode_component(std::string_view encoded) {
+  auto out = core::mutf7_decode(encoded, core::Mutf7Mode::kLenient);
+  if (!out) return std::nullopt;
+  auto again = encode_component(*out);
+  if (!again || *again != encoded) return std::nullopt;
+  return out;
+}
+
 }  // namespace
 
 uint64_t fnv1a64(const void* data, size_t n, uint64_t seed) {
@@ -122,85 +55,6 @@ uint64_t fnv1a64(const void* data, size_t n, uint64_t seed) {
   return h;
 }
 
-std::optional<std::string> mutf7_encode(std::string_view utf8) {
-  std::string out;
-  std::vector<uint16_t> units;
-  size_t i = 0;
-  while (i < utf8.size()) {
-    int32_t cp = next_code_point(utf8, i);
-    if (cp < 0) return std::nullopt;
-    if (is_direct(cp)) {
-      flush_run(out, units);
-      out += static_cast<char>(cp);
-    } else if (cp == '&') {
-      flush_run(out, units);
-      out += "&-";
-    } else if (cp >= 0x10000) {
-      uint32_t v = static_cast<uint32_t>(cp) - 0x10000;
-      units.push_back(static_cast<uint16_t>(0xD800 | (v >> 10)));
-      units.push_back(static_cast<uint16_t>(0xDC00 | (v & 0x3FF)));
-    } else {
-      units.push_back(static_cast<uint16_t>(cp));
-    }
-  }
-  flush_run(out, units);
-  return out;
-}
-
-std::optional<std::string> mutf7_decode(std::string_view enc) {
-  std::string out;
-  size_t i = 0;
-  while (i < enc.size()) {
-    char c = enc[i];
-    if (c != '&') {
-      if (c < 0x20 || c > 0x7E) return std::nullopt;
-      out += c;
-      ++i;
-      continue;
-    }
-    size_t end = enc.find('-', i + 1);
-    if (end == std::string_view::npos) return std::nullopt;
-    if (end == i + 1) {
-      out += '&';
-      i = end + 1;
-      continue;
-    }
-    uint32_t bits = 0;
-    int nbits = 0;
-    std::vector<uint16_t> units;
-    for (size_t k = i + 1; k < end; ++k) {
-      int v = b64_value(enc[k]);
-      if (v < 0) return std::nullopt;
-      bits = (bits << 6) | static_cast<uint32_t>(v);
-      nbits += 6;
-      if (nbits >= 16) {
-        nbits -= 16;
-        units.push_back(static_cast<uint16_t>((bits >> nbits) & 0xFFFF));
-      }
-    }
-    for (size_t k = 0; k < units.size(); ++k) {
-      uint32_t u = units[k];
-      if (u >= 0xD800 && u <= 0xDBFF) {
-        if (k + 1 >= units.size() || units[k + 1] < 0xDC00 || units[k + 1] > 0xDFFF) {
-          return std::nullopt;
-        }
-        uint32_t cp = 0x10000 + (((u - 0xD800) << 10) | (units[k + 1] - 0xDC00));
-        append_utf8(out, cp);
-        ++k;
-      } else if (u >= 0xDC00 && u <= 0xDFFF) {
-        return std::nullopt;
-      } else {
-        append_utf8(out, u);
-      }
-    }
-    i = end + 1;
-  }
-  // Only the canonical form is accepted: encoding it again must give the input.
-  auto again = mutf7_encode(out);
-  if (!again || *again != enc) return std::nullopt;
-  return out;
-}
-
 std::optional<std::string> folder_for_mailbox(std::string_view name) {
   std::string canon = canonical_mailbox_name(name);
   if (canon == "INBOX") return std::string();
@@ -210,7 +64,7 @@ std::optional<std::string> folder_for_mailbox(std::string_view name) {
     size_t slash = rest.find('/');
     std::string_view comp = rest.substr(0, slash);
     if (comp.empty()) return std::nullopt;
-    auto enc = mutf7_encode(comp);
+    auto enc = encode_component(comp);
     if (!enc) return std::nullopt;
     out += '.';
     out += *enc;
@@ -231,7 +85,7 @@ std::optional<std::string> mailbox_for_folder(std::string_view folder) {
     size_t dot = rest.find('.');
     std::string_view comp = rest.substr(0, dot);
     if (comp.empty()) return std::nullopt;
-    auto dec = mutf7_decode(comp);
+    auto dec = decode_component(comp);
     if (!dec || dec->find('/') != std::string::npos) return std::nullopt;
     if (!out.empty()) out += '/';
     out += *dec;

@@ -15,18 +15,14 @@ namespace store::maildir {
 // under NAME_MAX).
 inline constexpr size_t kMaxFolderName = 250;
 
-// Modified UTF-7 (RFC 3501 5.1.3) for ONE hierarchy component; '.' is also
-// encoded (as "&AC4-") so it cannot be confused with the Maildir++ separator.
-// nullopt on invalid UTF-8.
-std::optional<std::string> mutf7_encode(std::string_view utf8);
-// Inverse; nullopt unless the input is the canonical encoding of a name.
-std::optional<std::string> mutf7_decode(std::string_view encoded);
-
 // API name ('/' separated, UTF-8, already validated) -> folder name in the
-// account root: "" for INBOX, ".A.B" otherwise. nullopt if it cannot be encoded
-// or is too long.
+// account root: "" for INBOX, ".A.B" otherwise. Each component is in modified
+// UTF-7 (RFC 3501 5.1.3, core/util/utf7.h) with '.' also encoded (as "&AC4-")
+// so it cannot be confused with the Maildir++ separator. nullopt if it cannot
+// be encoded or is too long.
 std::optional<std::string> folder_for_mailbox(std::string_view name);
-// Folder name (".A.B") -> API name; nullopt if it is not one we would create.
+// Folder name (".A.B") -> API name; nullopt if it is not one we would create
+// (every component must be exactly the encoding folder_for_mailbox writes).
 std::optional<std::string> mailbox_for_folder(std::string_view folder);
 
 // A message file name: "<base>[,field...][:2,<info letters>]".

@@ -1,4 +1,4 @@
-// libFuzzer target for imap/proto/utf7 (and the string and date parts of the
+// libFuzzer target for core/util/utf7 (and the string and date parts of the
 // response writer, which are pure functions of the same kind of input).
 //
 // The input, as arbitrary bytes:
@@ -7,7 +7,9 @@
 //  - lenient decode: a result must be valid UTF-8, and its canonical encoding
 //    must decode strictly to it;
 //  - as UTF-8: encode succeeds exactly when valid_utf8 says so, the result is
-//    printable ASCII and decodes (strictly) back to the input;
+//    printable ASCII and decodes (strictly) back to the input; encoded with
+//    '.' in the base64 runs (the Maildir store's rule), it has no '.' and
+//    decodes leniently back to the input;
 //  - write_string / write_astring / write_mailbox output is read back with a
 //    small independent reader and must give the input (or its encoding);
 //  - parse_date_time / parse_date: whatever parses is written and parsed back
@@ -19,12 +21,12 @@
 #include <string>
 #include <string_view>
 
-#include "imap/proto/utf7.h"
+#include "core/util/utf7.h"
 #include "imap/proto/writer.h"
 
 namespace {
 
-using imap::proto::Mutf7Mode;
+using core::Mutf7Mode;
 using imap::proto::Utf8Mode;
 
 void require(bool ok) {
@@ -72,24 +74,30 @@ std::optional<std::string> read_back(std::string_view s) {
 }
 
 void check_utf7(std::string_view in) {
-  if (auto strict = imap::proto::mutf7_decode(in)) {
-    require(imap::proto::valid_utf8(*strict));
-    auto again = imap::proto::mutf7_encode(*strict);
+  if (auto strict = core::mutf7_decode(in)) {
+    require(core::valid_utf8(*strict));
+    auto again = core::mutf7_encode(*strict);
     require(again && *again == in);
-    require(imap::proto::mutf7_decode(in, Mutf7Mode::kLenient) == strict);
+    require(core::mutf7_decode(in, Mutf7Mode::kLenient) == strict);
   }
-  if (auto lenient = imap::proto::mutf7_decode(in, Mutf7Mode::kLenient)) {
-    require(imap::proto::valid_utf8(*lenient));
-    auto canon = imap::proto::mutf7_encode(*lenient);
+  if (auto lenient = core::mutf7_decode(in, Mutf7Mode::kLenient)) {
+    require(core::valid_utf8(*lenient));
+    auto canon = core::mutf7_encode(*lenient);
     require(canon.has_value());
-    require(imap::proto::mutf7_decode(*canon) == lenient);
+    require(core::mutf7_decode(*canon) == lenient);
   }
-  const bool valid = imap::proto::valid_utf8(in);
-  auto enc = imap::proto::mutf7_encode(in);
+  const bool valid = core::valid_utf8(in);
+  auto enc = core::mutf7_encode(in);
   require(enc.has_value() == valid);
   if (enc) {
     require(printable(*enc));
-    require(imap::proto::mutf7_decode(*enc) == in);
+    require(core::mutf7_decode(*enc) == in);
+  }
+  auto dotted = core::mutf7_encode(in, ".");
+  require(dotted.has_value() == valid);
+  if (dotted) {
+    require(printable(*dotted) && dotted->find('.') == std::string::npos);
+    require(core::mutf7_decode(*dotted, Mutf7Mode::kLenient) == in);
   }
 }
 
@@ -104,13 +112,13 @@ void check_writer(std::string_view in) {
     require(read_back(out) == in);
     out.clear();
     const bool ok = imap::proto::write_mailbox(out, in, m);
-    require(ok == imap::proto::valid_utf8(in));
+    require(ok == core::valid_utf8(in));
     auto back = read_back(out);
     require(back.has_value());
     if (out == "INBOX") {
       require(back->size() == 5);
     } else if (ok && m == Utf8Mode::kOff) {
-      require(imap::proto::mutf7_decode(*back) == in);
+      require(core::mutf7_decode(*back) == in);
     } else {
       require(*back == in);
     }

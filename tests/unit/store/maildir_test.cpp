@@ -193,27 +193,36 @@ TEST_CASE("maildir: message file names") {
 }
 
 TEST_CASE("maildir: modified UTF-7 folder names") {
-  CHECK(mutf7_encode("Sent") == "Sent");
-  CHECK(mutf7_encode("Éléments envoyés") == "&AMk-l&AOk-ments envoy&AOk-s");
-  CHECK(mutf7_encode("日本語") == "&ZeVnLIqe-");
-  CHECK(mutf7_encode("a&b") == "a&-b");
-  CHECK(mutf7_encode("a.b") == "a&AC4-b");
-  CHECK_FALSE(mutf7_encode("\xC3"));
+  // One component: modified UTF-7 (core/util/utf7.h) with '.' in the runs too.
+  CHECK(folder_for_mailbox("Sent") == ".Sent");
+  CHECK(folder_for_mailbox("Éléments envoyés") == ".&AMk-l&AOk-ments envoy&AOk-s");
+  CHECK(folder_for_mailbox("日本語") == ".&ZeVnLIqe-");
+  CHECK(folder_for_mailbox("a&b") == ".a&-b");
+  CHECK(folder_for_mailbox("a.b") == ".a&AC4-b");
+  CHECK(folder_for_mailbox("é.é") == ".&AOkALgDp-");  // one run, '.' inside it
+  CHECK_FALSE(folder_for_mailbox("\xC3"));
   for (std::string s : {"Sent", "Éléments envoyés", "日本語", "a&b", "a.b", "emoji 📬", "&AMk-lo",
-                        "Ελληνικά & co", "[Gmail]", "x.y.é"}) {
+                        "Ελληνικά & co", "[Gmail]", "x.y.é", "é.é", "a-.&-b"}) {
     INFO(s);
-    auto e = mutf7_encode(s);
-    REQUIRE(e);
-    CHECK(e->find('.') == std::string::npos);
-    CHECK(e->find('/') == std::string::npos);
-    CHECK(mutf7_decode(*e) == s);
+    auto f = folder_for_mailbox(s);
+    REQUIRE(f);
+    CHECK(f->rfind('.') == 0);
+    CHECK(f->find('/') == std::string::npos);
+    CHECK(mailbox_for_folder(*f) == s);
   }
-  // Only the canonical encoding decodes.
-  CHECK_FALSE(mutf7_decode("&AGE-"));       // 'a' needlessly encoded
-  CHECK_FALSE(mutf7_decode("&AMk"));        // unterminated
-  CHECK_FALSE(mutf7_decode("&AMk-&AOk-"));  // two runs where one would do
-  CHECK_FALSE(mutf7_decode("&2D0-x"));      // a lone surrogate
-  CHECK_FALSE(mutf7_decode("a\tb"));
+  // Only the canonical encoding of a component is a folder of ours.
+  CHECK_FALSE(mailbox_for_folder(".&AGE-"));            // 'a' needlessly encoded
+  CHECK_FALSE(mailbox_for_folder(".a.&AGE-"));          // same, in a later component
+  CHECK_FALSE(mailbox_for_folder(".&AMk"));             // unterminated
+  CHECK_FALSE(mailbox_for_folder(".&AMk-&AOk-"));       // two runs where one would do
+  CHECK_FALSE(mailbox_for_folder(".&AOk-&AC4-&AOk-"));  // same, with an encoded '.'
+  CHECK_FALSE(mailbox_for_folder(".&2D0-x"));           // a lone surrogate
+  CHECK_FALSE(mailbox_for_folder(".&AOkA-"));           // a spare base64 character
+  CHECK_FALSE(mailbox_for_folder(".&AOl-"));            // non-zero padding bits
+  CHECK_FALSE(mailbox_for_folder(".a\tb"));
+  CHECK_FALSE(mailbox_for_folder(".a&AC8-b"));  // would decode to "a/b"
+  CHECK(mailbox_for_folder(".a&-b") == "a&b");
+  CHECK(mailbox_for_folder(".&AMk-l&AOk-ments envoy&AOk-s") == "Éléments envoyés");
 
   CHECK(folder_for_mailbox("INBOX") == "");
   CHECK(folder_for_mailbox("inbox") == "");

@@ -4,12 +4,12 @@
 #include <string>
 #include <string_view>
 
-#include "imap/proto/utf7.h"
+#include "core/util/utf7.h"
 
-using imap::proto::mutf7_decode;
-using imap::proto::mutf7_encode;
-using imap::proto::Mutf7Mode;
-using imap::proto::valid_utf8;
+using core::mutf7_decode;
+using core::mutf7_encode;
+using core::Mutf7Mode;
+using core::valid_utf8;
 
 namespace {
 
@@ -229,6 +229,31 @@ TEST_CASE("utf7: lenient decoding") {
     CHECK(mutf7_decode(*e) == *d);
   }
   CHECK(mutf7_encode(*lenient("&AGEA6Q-")) == "a&AOk-");
+}
+
+TEST_CASE("utf7: extra characters in base64 runs") {
+  // The Maildir store's rule: '.' is encoded like a non-ASCII character.
+  CHECK(mutf7_encode("a.b", ".") == "a&AC4-b");
+  CHECK(mutf7_encode(".", ".") == "&AC4-");
+  CHECK(mutf7_encode("..", ".") == "&AC4ALg-");
+  CHECK(mutf7_encode("\xC3\xA9.\xC3\xA9", ".") == "&AOkALgDp-");  // one run, not three
+  CHECK(mutf7_encode(".\xC3\xA9", ".") == "&AC4A6Q-");
+  CHECK(mutf7_encode("a&.b", ".") == "a&-&AC4-b");
+  CHECK(mutf7_encode("&", "&") == "&-");  // '&' always stands for itself
+  CHECK(mutf7_encode("a/b.c", "./") == "a&AC8-b&AC4-c");
+  CHECK(mutf7_encode("INBOX", ".") == "INBOX");
+  CHECK(mutf7_encode("a.b", "") == "a.b");
+  CHECK_FALSE(mutf7_encode("\xC3.", "."));
+  // Only the lenient decoder reads such output back.
+  for (const char* s : {"a.b", ".", "x.y.\xC3\xA9", "\xC3\xA9.\xC3\xA9", "dev.team&co",
+                        "\xF0\x9F\x93\xAC.\xF0\x9F\x93\xAC"}) {
+    INFO(s);
+    const auto e = mutf7_encode(s, ".");
+    REQUIRE(e);
+    CHECK(e->find('.') == std::string::npos);
+    CHECK_FALSE(mutf7_decode(*e));
+    CHECK(lenient(*e) == s);
+  }
 }
 
 TEST_CASE("utf7: every BMP code point and some astral ones round-trip") {

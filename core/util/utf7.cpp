@@ -1,8 +1,8 @@
-#include "imap/proto/utf7.h"
+#include "core/util/utf7.h"
 
 #include <cstdint>
 
-namespace imap::proto {
+namespace core {
 
 namespace {
 
@@ -132,7 +132,7 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-std::optional<std::string> mutf7_encode(std::string_view utf8) {
+std::optional<std::string> mutf7_encode(std::string_view utf8, std::string_view also_encode) {
   std::string out;
   out.reserve(utf8.size());
   RunEncoder run(out);
@@ -141,7 +141,8 @@ std::optional<std::string> mutf7_encode(std::string_view utf8) {
     const int32_t cp = read_code_point(utf8, pos);
     if (cp < 0) return std::nullopt;
     const auto c = static_cast<uint32_t>(cp);
-    if (printable_ascii(c)) {
+    if (printable_ascii(c) &&
+        (c == '&' || also_encode.find(static_cast<char>(c)) == std::string_view::npos)) {
       run.close();
       out += static_cast<char>(c);
       if (c == '&') out += '-';
@@ -212,4 +213,4 @@ std::optional<std::string> mutf7_decode(std::string_view enc, Mutf7Mode mode) {
   return out;
 }
 
-}  // namespace imap::proto
+}  // namespace core

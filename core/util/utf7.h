@@ -13,14 +13,17 @@
 //
 // Roost sends mailbox names to IMAP4rev1 clients in this form and decodes
 // what they send back. The IMAP layer should use the strict decoder: a
-// non-canonical name would let one mailbox have several spellings.
+// non-canonical name would let one mailbox have several spellings. The
+// Maildir store also spells folder names this way, with '.' moved into the
+// base64 runs (see `also_encode`); it decodes leniently and then checks that
+// the name re-encodes to what it read.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace imap::proto {
+namespace core {
 
 // True if `s` is well-formed UTF-8: no overlong forms, no surrogates
 // (U+D800-U+DFFF), nothing above U+10FFFF, no truncated sequence. The empty
@@ -47,7 +50,13 @@ std::optional<std::string> mutf7_decode(std::string_view encoded,
                                         Mutf7Mode mode = Mutf7Mode::kStrict);
 
 // Encodes a UTF-8 name; nullopt if `utf8` is not valid UTF-8. The result is
-// printable US-ASCII and decodes back (strictly) to `utf8`.
-std::optional<std::string> mutf7_encode(std::string_view utf8);
+// printable US-ASCII and, when `also_encode` is empty, decodes back (strictly)
+// to `utf8`.
+//
+// `also_encode` lists printable ASCII characters (other than '&') that go
+// into base64 runs like non-ASCII ones instead of standing for themselves,
+// e.g. "." for Maildir++ folder names: "a.b" -> "a&AC4-b", and "é.é" is the
+// single run "&AOkALgDp-". Such a result only decodes in Mutf7Mode::kLenient.
+std::optional<std::string> mutf7_encode(std::string_view utf8, std::string_view also_encode = {});
 
-}  // namespace imap::proto
+}  // namespace core
