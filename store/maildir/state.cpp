@@ -649,31 +649,40 @@ Result<bool> MailboxState::scan_cur(bool rebuild, bool* touched_cur) {
   }
   uidnext = std::max(uidnext, floor);
   for (auto& p : fresh) {
-    Rec r;
-    uint64_t raw = 0;
-    std::string old_path = cur_dir() + "/" + p.file;
-    if (!fill_from_file(old_path, p.m, &r, &raw)) continue;
-    auto uid = alloc_uid();
-    if (!uid) return core::fail(uid.error());
     MessageName m = p.m;
     // A second file claiming a known UID is a copy: it gets its own base, so
     // its UIDL differs from the original's.
     if (p.m.uid()) m.base = acct->shared->unique_base();
-    if (!m.raw_size()) m.set_field('S', std::to_string(raw));
-    if (!m.crlf_size()) m.set_field('W', std::to_string(r.size));
-    m.set_field('U', std::to_string(*uid));
-    std::string nn = m.str();
-    if (::rename(old_path.c_str(), (cur_dir() + "/" + nn).c_str()) != 0) continue;
+    auto r = number_into_cur(cur_dir() + "/" + p.file, std::move(m));
+    if (!r) return core::fail(r.error());
+    if (!*r) continue;
     *touched_cur = true;
-    r.uid = *uid;
-    r.file = std::move(nn);
-    r.modseq = scan_modseq();
-    kept.push_back(std::move(r));
+    kept.push_back(std::move(**r));
     changed = true;
   }
   std::sort(kept.begin(), kept.end(), [](const Rec& a, const Rec& b) { return a.uid < b.uid; });
   recs = std::move(kept);
   return changed;
+}
+
+// Gives a message file the next UID and renames it into cur/ with its UID
+// and sizes in the name. nullopt when the file vanished or could not be
+// renamed (an outside tool got there first; a later scan sees it again).
+Result<std::optional<Rec>> MailboxState::number_into_cur(const std::string& path, MessageName m) {
+  Rec r;
+  uint64_t raw = 0;
+  if (!fill_from_file(path, m, &r, &raw)) return std::optional<Rec>();
+  auto uid = alloc_uid();
+  if (!uid) return core::fail(uid.error());
+  if (!m.raw_size()) m.set_field('S', std::to_string(raw));
+  if (!m.crlf_size()) m.set_field('W', std::to_string(r.size));
+  m.set_field('U', std::to_string(*uid));
+  std::string nn = m.str();
+  if (::rename(path.c_str(), (cur_dir() + "/" + nn).c_str()) != 0) return std::optional<Rec>();
+  r.uid = *uid;
+  r.file = std::move(nn);
+  r.modseq = scan_modseq();
+  return std::optional<Rec>(std::move(r));
 }
 
 Result<bool> MailboxState::scan_new(bool* touched_new) {
@@ -687,24 +696,13 @@ Result<bool> MailboxState::scan_new(bool* touched_new) {
   std::sort(names.begin(), names.end());
   bool changed = false;
   for (const auto& nm : names) {
-    std::string path = new_dir() + "/" + nm;
     MessageName m = parse_message_name(nm);
     if (m.base.empty()) continue;
-    Rec r;
-    uint64_t raw = 0;
-    if (!fill_from_file(path, m, &r, &raw)) continue;
-    auto uid = alloc_uid();
-    if (!uid) return core::fail(uid.error());
-    if (!m.raw_size()) m.set_field('S', std::to_string(raw));
-    if (!m.crlf_size()) m.set_field('W', std::to_string(r.size));
-    m.set_field('U', std::to_string(*uid));
-    std::string nn = m.str();
-    if (::rename(path.c_str(), (cur_dir() + "/" + nn).c_str()) != 0) continue;
+    auto r = number_into_cur(new_dir() + "/" + nm, std::move(m));
+    if (!r) return core::fail(r.error());
+    if (!*r) continue;
     *touched_new = true;
-    r.uid = *uid;
-    r.file = std::move(nn);
-    r.modseq = scan_modseq();
-    recs.push_back(std::move(r));
+    recs.push_back(std::move(**r));
     changed = true;
   }
   return changed;

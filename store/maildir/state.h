@@ -163,6 +163,7 @@ class MailboxState {
   Result<bool> scan_cur(bool rebuild, bool* touched_cur);
   Result<bool> scan_new(bool* touched_cur);
   bool fill_from_file(const std::string& path, const MessageName& m, Rec* r, uint64_t* raw);
+  Result<std::optional<Rec>> number_into_cur(const std::string& path, MessageName m);
   uint64_t scan_modseq();
   void load_keywords();
   std::optional<std::pair<uint32_t, uint32_t>> read_uids(bool* damaged) const;
