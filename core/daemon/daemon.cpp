@@ -25,6 +25,7 @@
 #include "core/net/worker.h"
 #include "core/server/services.h"
 #include "core/tls/tls.h"
+#include "imap/session.h"
 #include "pop3/session.h"
 #include "store/store.h"
 
@@ -171,19 +172,30 @@ std::shared_ptr<const net::ListenerSpec> Daemon::make_spec(const config::Listene
   };
   spec->tls_context = [svc] { return svc->runtime()->tls; };
   spec->output_high_water = services_->runtime()->config().limits.output_buffer;
+  auto add_entry = [svc](net::Connection& c, Protocol p, std::shared_ptr<net::Session> s) {
+    server::SessionEntry e;
+    e.id = c.info().id;
+    e.protocol = p;
+    e.remote = c.info().remote_ip;
+    e.since = c.info().started_unix;
+    e.tls = c.info().tls_mode == config::TlsMode::kImplicit;
+    e.session = s;
+    e.worker = &c.worker();
+    svc->registry().add(std::move(e));
+  };
+  if (l.protocol == Protocol::kImap) {
+    spec->refusal = "* BYE [UNAVAILABLE] Too many connections from your address\r\n";
+    spec->make_session = [svc, add_entry](net::Connection& c) -> std::shared_ptr<net::Session> {
+      auto s = std::make_shared<imap::Session>(*svc, svc->runtime());
+      add_entry(c, Protocol::kImap, s);
+      return s;
+    };
+  }
   if (l.protocol == Protocol::kPop3) {
     spec->refusal = "-ERR [SYS/TEMP] Too many connections from your address\r\n";
-    spec->make_session = [svc](net::Connection& c) -> std::shared_ptr<net::Session> {
+    spec->make_session = [svc, add_entry](net::Connection& c) -> std::shared_ptr<net::Session> {
       auto s = std::make_shared<pop3::Session>(*svc, svc->runtime());
-      server::SessionEntry e;
-      e.id = c.info().id;
-      e.protocol = Protocol::kPop3;
-      e.remote = c.info().remote_ip;
-      e.since = c.info().started_unix;
-      e.tls = c.info().tls_mode == config::TlsMode::kImplicit;
-      e.session = s;
-      e.worker = &c.worker();
-      svc->registry().add(std::move(e));
+      add_entry(c, Protocol::kPop3, s);
       return s;
     };
   }
@@ -194,7 +206,7 @@ bool Daemon::bind_listeners() {
   const auto& cfg = services_->runtime()->config();
   bool any = false;
   for (const auto& l : cfg.listeners) {
-    if (l.protocol != Protocol::kPop3) {
+    if (l.protocol != Protocol::kPop3 && l.protocol != Protocol::kImap) {
       log::warn("listener", {{"proto", config::to_string(l.protocol)},
                              {"address", l.address},
                              {"port", l.port},

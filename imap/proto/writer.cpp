@@ -209,7 +209,7 @@ std::string_view strip_quotes(std::string_view s) {
 }
 
 // "-Mon-yyyy" after the day; checks the day exists.
-std::optional<Date> rest_of_date(Cursor& c, int day) {
+std::optional<CalendarDay> rest_of_date(Cursor& c, int day) {
   if (!c.eat('-')) return std::nullopt;
   const auto month = c.month();
   if (!month || !c.eat('-')) return std::nullopt;
@@ -219,7 +219,7 @@ std::optional<Date> rest_of_date(Cursor& c, int day) {
                                         std::chrono::month{static_cast<unsigned>(*month)},
                                         std::chrono::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return std::nullopt;
-  return Date{*year, *month, day};
+  return CalendarDay{*year, *month, day};
 }
 
 }  // namespace
@@ -382,7 +382,7 @@ void write_date_time(std::string& out, int64_t unix_seconds, int offset_minutes)
   out.append(buf, static_cast<size_t>(n));
 }
 
-std::optional<DateTime> parse_date_time(std::string_view s) {
+std::optional<Timestamp> parse_date_time(std::string_view s) {
   Cursor c(strip_quotes(s));
   std::optional<int> day;
   if (c.eat(' ')) {
@@ -413,18 +413,18 @@ std::optional<DateTime> parse_date_time(std::string_view s) {
   const auto zh = c.digits(2);
   const auto zm = c.digits(2);
   if (!zh || !zm || *zh > 23 || *zm > 59 || !c.done()) return std::nullopt;
-  DateTime dt;
+  Timestamp dt;
   dt.offset_minutes = sign * (*zh * 60 + *zm);
   dt.unix_seconds = date->epoch_day() * kSecondsPerDay + *hh * 3600 + *mm * 60 + second -
                     int64_t{dt.offset_minutes} * 60;
   return dt;
 }
 
-int64_t Date::epoch_day() const {
+int64_t CalendarDay::epoch_day() const {
   return days_from_civil(year, month, day);
 }
 
-std::optional<Date> parse_date(std::string_view s) {
+std::optional<CalendarDay> parse_date(std::string_view s) {
   Cursor c(strip_quotes(s));
   const auto day = c.one_or_two_digits();
   if (!day) return std::nullopt;

@@ -86,7 +86,7 @@ void write_sequence_set(std::string& out, std::span<const uint32_t> numbers);
 // 0001-9999 are clamped to that range.
 void write_date_time(std::string& out, int64_t unix_seconds, int offset_minutes = 0);
 
-struct DateTime {
+struct Timestamp {
   int64_t unix_seconds = 0;  // the instant, UTC
   int offset_minutes = 0;    // the zone it was written in, east positive
 };
@@ -96,20 +96,20 @@ struct DateTime {
 // 0001-9999; second 60 (a leap second) is read as 59; zone hours at most 23,
 // minutes at most 59. nullopt on anything else, including a day the month
 // does not have.
-std::optional<DateTime> parse_date_time(std::string_view s);
+std::optional<Timestamp> parse_date_time(std::string_view s);
 
-struct Date {
+struct CalendarDay {
   int year = 1970;
   int month = 1;  // 1..12
   int day = 1;    // 1..31
   // Days since 1970-01-01 (negative before).
   int64_t epoch_day() const;
-  friend bool operator==(const Date&, const Date&) = default;
+  friend bool operator==(const CalendarDay&, const CalendarDay&) = default;
 };
 // Parses an IMAP date (SEARCH BEFORE/ON/SINCE...): "d-Mon-yyyy" or
 // "dd-Mon-yyyy", with or without double quotes; month names in any case;
 // years 0001-9999; the day must exist in that month.
-std::optional<Date> parse_date(std::string_view s);
+std::optional<CalendarDay> parse_date(std::string_view s);
 // The calendar day (as days since 1970-01-01) of an instant seen in a zone.
 int64_t epoch_day(int64_t unix_seconds, int offset_minutes = 0);
 

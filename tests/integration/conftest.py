@@ -95,6 +95,8 @@ tls:
 listeners:
   - {{ protocol: pop3, address: 127.0.0.1, port: {self.ports['pop3']}, tls: starttls }}
   - {{ protocol: pop3, address: 127.0.0.1, port: {self.ports['pop3s']}, tls: implicit }}
+  - {{ protocol: imap, address: 127.0.0.1, port: {self.ports['imap']}, tls: starttls }}
+  - {{ protocol: imap, address: 127.0.0.1, port: {self.ports['imaps']}, tls: implicit }}
 store:
   backend: maildir
   path: mail/{{domain}}/{{user}}

@@ -299,9 +299,9 @@ TEST_CASE("writer: parse_date_time") {
 TEST_CASE("writer: parse_date and epoch_day") {
   auto d = parse_date("1-Feb-1994");
   REQUIRE(d);
-  CHECK(*d == Date{1994, 2, 1});
-  CHECK(parse_date("01-feb-1994") == Date{1994, 2, 1});
-  CHECK(parse_date("\"31-DEC-1969\"") == Date{1969, 12, 31});
+  CHECK(*d == CalendarDay{1994, 2, 1});
+  CHECK(parse_date("01-feb-1994") == CalendarDay{1994, 2, 1});
+  CHECK(parse_date("\"31-DEC-1969\"") == CalendarDay{1969, 12, 31});
   CHECK(parse_date("1-Jan-1970")->epoch_day() == 0);
   CHECK(parse_date("31-Dec-1969")->epoch_day() == -1);
   CHECK(parse_date("14-Nov-2023")->epoch_day() == 1700000000 / 86400);

@@ -1,0 +1,51 @@
+// One handler per IMAP command; each lives in its own file of this folder,
+// named after the command. UID forms share the handler (Command::uid).
+#pragma once
+
+#include "imap/session.h"
+
+namespace imap {
+
+// Any state
+void cmd_capability(Session& s, const proto::Command& c);
+void cmd_noop(Session& s, const proto::Command& c);
+void cmd_logout(Session& s, const proto::Command& c);
+void cmd_id(Session& s, const proto::Command& c);
+// Not authenticated
+void cmd_starttls(Session& s, const proto::Command& c);
+void cmd_login(Session& s, const proto::Command& c);
+void cmd_authenticate(Session& s, const proto::Command& c);
+// Authenticated
+void cmd_enable(Session& s, const proto::Command& c);
+void cmd_select(Session& s, const proto::Command& c);
+void cmd_examine(Session& s, const proto::Command& c);
+void cmd_create(Session& s, const proto::Command& c);
+void cmd_delete(Session& s, const proto::Command& c);
+void cmd_rename(Session& s, const proto::Command& c);
+void cmd_subscribe(Session& s, const proto::Command& c);
+void cmd_unsubscribe(Session& s, const proto::Command& c);
+void cmd_list(Session& s, const proto::Command& c);
+void cmd_lsub(Session& s, const proto::Command& c);
+void cmd_namespace(Session& s, const proto::Command& c);
+void cmd_status(Session& s, const proto::Command& c);
+// Selected
+void cmd_check(Session& s, const proto::Command& c);
+void cmd_close(Session& s, const proto::Command& c);
+void cmd_unselect(Session& s, const proto::Command& c);
+void cmd_expunge(Session& s, const proto::Command& c);
+void cmd_search(Session& s, const proto::Command& c);
+void cmd_fetch(Session& s, const proto::Command& c);
+void cmd_store(Session& s, const proto::Command& c);
+void cmd_copy(Session& s, const proto::Command& c);
+void cmd_move(Session& s, const proto::Command& c);
+
+// Shared by SELECT and EXAMINE (select.cpp).
+void open_selected(Session& s, const proto::SelectArgs& args, bool read_only);
+// Shared by COPY and MOVE (copy.cpp).
+void copy_messages(Session& s, const proto::Command& c, bool move);
+// Parses a STORE / APPEND flag list into system flag bits and keywords;
+// false (with *why) for \Recent or an unknown system flag (store.cpp).
+bool parse_flags(const std::vector<std::string>& flags, uint32_t* bits,
+                 std::vector<std::string>* keywords, std::string* why);
+
+}  // namespace imap

@@ -1,0 +1,186 @@
+// FETCH and UID FETCH (RFC 9051 6.4.5, RFC 3516 BINARY, RFC 7162
+// CHANGEDSINCE). The responses are written by imap/fetch's FetchWriter, one
+// message after another, from store-pool steps of about 256 KiB each.
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/log/log.h"
+#include "imap/commands/commands.h"
+#include "imap/fetch/fetch_writer.h"
+
+namespace imap {
+
+namespace {
+
+struct FetchJob {
+  std::vector<proto::FetchAtt> atts;
+  std::vector<uint32_t> uids;  // to answer, ascending
+  bool uid_command = false;
+  bool modseq = false;         // CHANGEDSINCE given: MODSEQ in every answer
+  bool mark_seen = false;      // some attribute sets \Seen and the mailbox is writable
+  bool needs_message = false;  // some attribute needs the stored bytes
+  bool rev2 = false;
+  proto::Utf8Mode utf8 = proto::Utf8Mode::kOff;
+
+  bool seen_done = false;
+  std::set<uint32_t> seen_set;  // UIDs that got \Seen from this command
+  size_t next = 0;
+  uint32_t current_uid = 0;
+  std::unique_ptr<store::MessageStream> stream;
+  std::unique_ptr<fetch::StreamReader> reader;
+  std::unique_ptr<fetch::FetchWriter> writer;
+  fetch::Problem problem = fetch::Problem::kNone;
+  size_t unreadable = 0;
+};
+
+// Sets \Seen on the messages about to be answered that lack it, in one
+// store call, before any of their responses is written.
+void mark_seen(Session& s, FetchJob& job) {
+  Selected& sel = s.selected();
+  std::vector<uint32_t> want;
+  for (uint32_t uid : job.uids) {
+    const store::MessageMeta* m = sel.meta(uid);
+    if (m != nullptr && (m->flags & store::kSeen) == 0) want.push_back(uid);
+  }
+  if (want.empty()) return;
+  store::FlagChange change;
+  change.op = store::FlagOp::kAdd;
+  change.flags = store::kSeen;
+  auto r = sel.mailbox->store_flags(want, change);
+  if (!r) {
+    core::log::error("imap_fetch_seen_failed",
+                     {{"session", s.id()}, {"mailbox", sel.name}, {"error", r.error().message}});
+    return;
+  }
+  job.seen_set.insert(r->begin(), r->end());
+}
+
+// Starts the writer of the next message; false when none is left.
+bool next_message(Session& s, FetchJob& job) {
+  Selected& sel = s.selected();
+  while (job.next < job.uids.size()) {
+    uint32_t uid = job.uids[job.next++];
+    const store::MessageMeta* m = sel.meta(uid);
+    uint32_t seq = sel.seq_of(uid);
+    if (m == nullptr || seq == 0) continue;  // expunged elsewhere meanwhile
+    fetch::Options o;
+    o.seq = seq;
+    o.uid = job.uid_command;
+    o.flags = job.seen_set.count(uid) > 0;
+    o.modseq = job.modseq;
+    o.recent = !job.rev2 && sel.recent.count(uid) > 0;
+    o.utf8 = job.utf8;
+    job.writer.reset();
+    job.reader.reset();
+    job.stream.reset();
+    if (job.needs_message) {
+      auto opened = sel.mailbox->open_message(uid);
+      if (opened) {
+        job.stream = std::move(*opened);
+        job.reader = std::make_unique<fetch::StreamReader>(*job.stream);
+      } else {
+        core::log::error("imap_fetch_open_failed", {{"session", s.id()},
+                                                    {"mailbox", sel.name},
+                                                    {"uid", uid},
+                                                    {"error", opened.error().message}});
+      }
+    }
+    job.current_uid = uid;
+    job.writer = std::make_unique<fetch::FetchWriter>(*m, job.atts, o, job.reader.get());
+    return true;
+  }
+  return false;
+}
+
+// One store-pool step: about kStepBytes of responses.
+bool fetch_step(Session& s, FetchJob& job, std::string& out) {
+  if (!job.seen_done) {
+    job.seen_done = true;
+    if (job.mark_seen) mark_seen(s, job);
+  }
+  const size_t start = out.size();
+  while (out.size() - start < fetch::kStepBytes) {
+    if (!job.writer && !next_message(s, job)) return false;
+    bool more = job.writer->write(out, fetch::kStepBytes - (out.size() - start));
+    if (job.writer->problem() != fetch::Problem::kNone) {
+      job.problem = job.writer->problem();
+      job.writer.reset();
+      return false;
+    }
+    if (!more) {
+      if (job.writer->read_failed()) {
+        ++job.unreadable;
+        core::log::error(
+            "imap_fetch_read_failed",
+            {{"session", s.id()}, {"mailbox", s.selected().name}, {"uid", job.current_uid}});
+      }
+      job.writer.reset();
+      job.reader.reset();
+      job.stream.reset();
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void cmd_fetch(Session& s, const proto::Command& c) {
+  const auto& args = std::get<proto::FetchArgs>(c.args);
+  if (args.vanished) {
+    s.bad("VANISHED needs QRESYNC, which is not enabled");
+    return;
+  }
+  bool bad = false;
+  std::vector<uint32_t> uids = s.resolve(args.set, c.uid, &bad);
+  if (bad) {
+    s.bad("Invalid message number in the sequence set");
+    return;
+  }
+
+  auto job = std::make_shared<FetchJob>();
+  job->atts = args.atts;
+  job->uid_command = c.uid;
+  job->modseq = args.changed_since.has_value();
+  job->rev2 = s.rev2();
+  job->utf8 = s.utf8();
+  bool seen = false;
+  for (const proto::FetchAtt& a : job->atts) {
+    seen = seen || fetch::sets_seen(a);
+    job->needs_message = job->needs_message || fetch::needs_message(a);
+  }
+  Selected& sel = s.selected();
+  job->mark_seen = seen && !sel.read_only;
+  job->uids.reserve(uids.size());
+  for (uint32_t uid : uids) {
+    const store::MessageMeta* m = sel.meta(uid);
+    if (m == nullptr) continue;
+    if (args.changed_since && m->modseq <= *args.changed_since) continue;
+    job->uids.push_back(uid);
+  }
+
+  Session* sp = &s;
+  s.produce([sp, job](std::string& out) { return fetch_step(*sp, *job, out); },
+            [sp, job] {
+              switch (job->problem) {
+                case fetch::Problem::kUnknownCte:
+                  sp->no("Cannot decode the Content-Transfer-Encoding of that part",
+                         proto::code_name(proto::Code::kUnknownCte));
+                  return;
+                case fetch::Problem::kBinaryMultipart:
+                  sp->bad("BINARY cannot be used on a multipart part");
+                  return;
+                case fetch::Problem::kNone:
+                  break;
+              }
+              if (job->unreadable > 0) {
+                sp->no("Some messages could not be read",
+                       proto::code_name(proto::Code::kUnavailable));
+              } else {
+                sp->ok("Fetch completed");
+              }
+            });
+}
+
+}  // namespace imap

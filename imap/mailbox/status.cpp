@@ -1,0 +1,99 @@
+#include "imap/mailbox/status.h"
+
+#include <algorithm>
+
+namespace imap::mailbox {
+
+std::string_view status_item_name(StatusItem item) {
+  switch (item) {
+    case StatusItem::kMessages:
+      return "MESSAGES";
+    case StatusItem::kRecent:
+      return "RECENT";
+    case StatusItem::kUidNext:
+      return "UIDNEXT";
+    case StatusItem::kUidValidity:
+      return "UIDVALIDITY";
+    case StatusItem::kUnseen:
+      return "UNSEEN";
+    case StatusItem::kDeleted:
+      return "DELETED";
+    case StatusItem::kSize:
+      return "SIZE";
+    case StatusItem::kHighestModSeq:
+      return "HIGHESTMODSEQ";
+  }
+  return "MESSAGES";
+}
+
+std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::string> names,
+                                                         bool rev2, std::string* error) {
+  static constexpr StatusItem kAll[] = {StatusItem::kMessages, StatusItem::kRecent,
+                                        StatusItem::kUidNext,  StatusItem::kUidValidity,
+                                        StatusItem::kUnseen,   StatusItem::kDeleted,
+                                        StatusItem::kSize,     StatusItem::kHighestModSeq};
+  if (names.empty()) {
+    *error = "STATUS needs at least one item";
+    return std::nullopt;
+  }
+  std::vector<StatusItem> out;
+  for (const std::string& n : names) {
+    std::optional<StatusItem> found;
+    for (StatusItem item : kAll) {
+      if (n == status_item_name(item)) found = item;
+    }
+    if (!found || (rev2 && *found == StatusItem::kRecent)) {
+      std::string shown = n.size() > 40 ? n.substr(0, 40) : n;
+      *error = "Unknown STATUS item " + shown;
+      return std::nullopt;
+    }
+    if (std::find(out.begin(), out.end(), *found) == out.end()) out.push_back(*found);
+  }
+  return out;
+}
+
+void write_status(std::string& out, std::string_view name, const store::MailboxStatus& status,
+                  std::span<const StatusItem> items, uint32_t recent,
+                  const NameWriter& write_name) {
+  out += "* STATUS ";
+  write_name(out, name);
+  out += " (";
+  bool first = true;
+  for (StatusItem item : items) {
+    if (!first) out += ' ';
+    first = false;
+    out += status_item_name(item);
+    out += ' ';
+    uint64_t value = 0;
+    switch (item) {
+      case StatusItem::kMessages:
+        value = status.messages;
+        break;
+      case StatusItem::kRecent:
+        value = recent;
+        break;
+      case StatusItem::kUidNext:
+        value = status.uidnext;
+        break;
+      case StatusItem::kUidValidity:
+        value = status.uidvalidity;
+        break;
+      case StatusItem::kUnseen:
+        value = status.unseen;
+        break;
+      case StatusItem::kDeleted:
+        value = status.deleted;
+        break;
+      case StatusItem::kSize:
+        value = status.size;
+        break;
+      case StatusItem::kHighestModSeq:
+        value = status.highest_modseq;
+        break;
+    }
+    out += std::to_string(value);
+  }
+  out += ")\r\n";
+}
+
+}  // namespace imap::mailbox

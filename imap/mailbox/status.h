@@ -1,0 +1,48 @@
+// STATUS items (RFC 9051 6.3.11, RFC 3501 6.3.10, RFC 8438 SIZE, RFC 7162
+// HIGHESTMODSEQ): reading the requested item names and writing the untagged
+// STATUS response. Shared by STATUS and LIST RETURN (STATUS ...) (RFC 5819).
+// Pure functions: no I/O, no store calls.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/store.h"
+
+namespace imap::mailbox {
+
+// Writes a store mailbox name for the client (Session::write_mailbox).
+using NameWriter = std::function<void(std::string& out, std::string_view name)>;
+
+enum class StatusItem {
+  kMessages,
+  kRecent,  // IMAP4rev1 only
+  kUidNext,
+  kUidValidity,
+  kUnseen,
+  kDeleted,
+  kSize,
+  kHighestModSeq,
+};
+
+std::string_view status_item_name(StatusItem item);
+
+// The items of a STATUS request (names upper-cased by the parser), in the
+// order asked, repeats dropped. nullopt with *error set (for BAD) on an
+// empty list, an unknown name, or RECENT when `rev2` (IMAP4rev2 has no
+// RECENT).
+std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::string> names,
+                                                         bool rev2, std::string* error);
+
+// "* STATUS <name> (<item> <value> ...)\r\n" in the order of `items`.
+// `recent` is the RECENT value (the session's \Recent count when the mailbox
+// is the selected one, else 0).
+void write_status(std::string& out, std::string_view name, const store::MailboxStatus& status,
+                  std::span<const StatusItem> items, uint32_t recent, const NameWriter& write_name);
+
+}  // namespace imap::mailbox

@@ -1,0 +1,801 @@
+#include "imap/session.h"
+
+#include <algorithm>
+
+#include "core/log/log.h"
+#include "core/util/utf7.h"
+#include "imap/recent.h"
+
+namespace imap {
+
+using core::config::Protocol;
+using proto::Code;
+using proto::Status;
+namespace log = core::log;
+
+const char* state_name(State s) {
+  switch (s) {
+    case State::kNotAuthenticated:
+      return "not authenticated";
+    case State::kAuthenticated:
+      return "authenticated";
+    case State::kSelected:
+      return "selected";
+    case State::kLogout:
+      return "logout";
+  }
+  return "?";
+}
+
+// ------------------------------------------------------------------ Selected
+
+uint32_t Selected::seq_of(uint32_t uid) const {
+  auto it = std::lower_bound(uids.begin(), uids.end(), uid);
+  if (it == uids.end() || *it != uid) return 0;
+  return static_cast<uint32_t>(it - uids.begin()) + 1;
+}
+
+const store::MessageMeta* Selected::meta(uint32_t uid) const {
+  const auto& v = mailbox->messages();
+  auto it = std::lower_bound(v.begin(), v.end(), uid,
+                             [](const store::MessageMeta& m, uint32_t u) { return m.uid < u; });
+  if (it == v.end() || it->uid != uid) return nullptr;
+  return &*it;
+}
+
+void Selected::note_keywords(const std::vector<uint32_t>& list) {
+  for (uint32_t uid : list) {
+    const auto* m = meta(uid);
+    if (!m) continue;
+    for (const auto& k : m->keywords) {
+      if (keywords.insert(k).second) keywords_changed = true;
+    }
+  }
+}
+
+// ------------------------------------------------------------------- Session
+
+namespace {
+
+proto::Limits parser_limits(const core::config::Config& cfg) {
+  proto::Limits l;
+  l.line_max_preauth = cfg.limits.line_length_preauth;
+  l.line_max = cfg.limits.line_length;
+  l.literal_max = cfg.limits.literal_size;
+  l.discard_max = cfg.limits.literal_size * 2;  // a {n+} past this closes the connection
+  return l;
+}
+
+}  // namespace
+
+Session::Session(core::server::Services& services, std::shared_ptr<const core::server::Runtime> rt)
+    : services_(services), rt_(std::move(rt)), parser_(parser_limits(rt_->config())) {}
+
+Session::~Session() = default;
+
+std::string Session::capabilities() const {
+  std::string caps = "IMAP4rev1";
+  if (state_ == State::kNotAuthenticated) {
+    caps += " SASL-IR LITERAL+ ID ENABLE";
+    if (starttls_available()) caps += " STARTTLS";
+    if (plaintext_ok()) {
+      caps += " AUTH=PLAIN AUTH=LOGIN";
+    } else {
+      caps += " LOGINDISABLED";
+    }
+    return caps;
+  }
+  caps +=
+      " LITERAL+ ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
+      " BINARY STATUS=SIZE";
+  return caps;
+}
+
+void Session::on_start() {
+  conn().set_idle_timeout(config().limits.idle_timeout.preauth);
+  log::info("connect", {{"proto", "imap"},
+                        {"session", id()},
+                        {"remote", conn().info().remote_ip},
+                        {"port", conn().info().local_port}});
+  std::string out;
+  proto::untagged(out, Status::kOk, proto::code_capability(capabilities()),
+                  "Roost IMAP server ready");
+  write(out);
+}
+
+void Session::write(std::string_view raw) {
+  conn().write(raw);
+}
+
+void Session::on_data(std::string_view bytes) {
+  if (ended_) return;
+  parser_.feed(bytes);
+  pump();
+}
+
+void Session::pump() {
+  if (in_pump_) return;
+  in_pump_ = true;
+  auto self = shared_from_this();
+  while (!ended_ && !conn().closed() && (!busy_ || resumed_)) {
+    if (parser_.dead()) break;
+    auto ev = parser_.next();
+    if (!ev) break;
+    on_event(*ev);
+  }
+  in_pump_ = false;
+}
+
+void Session::resume() {
+  resumed_ = true;
+  conn().resume_reading();
+  pump();
+}
+
+void Session::count_bad_command() {
+  if (++bad_commands_ >= config().limits.bad_commands) {
+    end("Too many bad commands; closing connection");
+  }
+}
+
+void Session::on_event(proto::Event& ev) {
+  if (auto* cmd = std::get_if<proto::Command>(&ev)) {
+    dispatch(std::move(*cmd));
+    return;
+  }
+  if (auto* nc = std::get_if<proto::NeedContinuation>(&ev)) {
+    (void)nc;
+    write("+ Ready for literal data\r\n");
+    parser_.accept_literal();
+    return;
+  }
+  if (auto* big = std::get_if<proto::LiteralTooBig>(&ev)) {
+    if (append_) append_abort(*this);
+    resumed_ = false;
+    busy_ = true;
+    tag_ = big->tag;
+    current_.reset();
+    if (big->fatal) {
+      end("[TOOBIG] Literal too big; closing connection");
+      return;
+    }
+    std::string text = "Literal of " + std::to_string(big->size) + " octets is over the limit";
+    finish(big->synchronising ? Status::kNo : Status::kBad, "TOOBIG", text);
+    return;
+  }
+  if (auto* ab = std::get_if<proto::AppendBegin>(&ev)) {
+    if (ab->index == 0) {
+      resumed_ = false;
+      busy_ = true;
+      tag_ = ab->tag;
+      current_.reset();
+      synced_ = false;
+      if (state_ != State::kAuthenticated && state_ != State::kSelected) {
+        parser_.reject_literal();
+        finish(Status::kBad, "", "APPEND is only valid after login");
+        count_bad_command();
+        return;
+      }
+    }
+    resumed_ = false;
+    append_begin(*this, *ab);
+    return;
+  }
+  if (auto* chunk = std::get_if<proto::LiteralChunk>(&ev)) {
+    if (append_) {
+      resumed_ = false;
+      append_chunk(*this, std::move(chunk->bytes));
+    }
+    return;
+  }
+  if (auto* end_ev = std::get_if<proto::AppendEnd>(&ev)) {
+    if (append_) {
+      resumed_ = false;
+      append_end(*this, end_ev->last);
+    }
+    return;
+  }
+  if (auto* pe = std::get_if<proto::ParseError>(&ev)) {
+    if (append_) append_abort(*this);
+    resumed_ = false;
+    line_fn_ = nullptr;
+    busy_ = true;
+    current_.reset();
+    tag_ = pe->tag;
+    if (pe->tag.empty()) {
+      std::string out;
+      proto::untagged(out, Status::kBad, std::nullopt, "Syntax error: " + pe->message);
+      write(out);
+      command_done();
+    } else {
+      finish(Status::kBad, "", "Syntax error: " + pe->message);
+    }
+    count_bad_command();
+    return;
+  }
+  if (auto* ltl = std::get_if<proto::LineTooLong>(&ev)) {
+    if (append_) append_abort(*this);
+    resumed_ = false;
+    line_fn_ = nullptr;
+    if (++too_long_ >= 2) {
+      end("[TOOBIG] Command line too long again; closing connection");
+      return;
+    }
+    busy_ = true;
+    current_.reset();
+    tag_ = ltl->tag;
+    finish(Status::kBad, "TOOBIG", "Command line too long");
+    return;
+  }
+  if (auto* line = std::get_if<proto::Line>(&ev)) {
+    resumed_ = false;
+    if (line_fn_) {
+      auto fn = std::move(line_fn_);
+      line_fn_ = nullptr;
+      fn(line->text);
+    }
+    return;
+  }
+}
+
+void Session::dispatch(proto::Command cmd) {
+  busy_ = true;
+  resumed_ = false;
+  synced_ = false;
+  current_ = std::move(cmd);
+  tag_ = current_->tag;
+  const CommandSpec* spec = find_command(current_->verb);
+  if (!spec) {
+    finish(Status::kBad, "", "Unknown command " + current_->name.substr(0, 20));
+    count_bad_command();
+    return;
+  }
+  bool allowed = (state_ == State::kNotAuthenticated && spec->not_authenticated) ||
+                 (state_ == State::kAuthenticated && spec->authenticated) ||
+                 (state_ == State::kSelected && spec->selected);
+  if (!allowed) {
+    std::string why = current_->name + " is not valid in the " + state_name(state_) + " state";
+    if (state_ == State::kNotAuthenticated) why += "; log in first";
+    if (state_ == State::kAuthenticated && spec->selected) why += "; select a mailbox first";
+    finish(Status::kBad, "", why);
+    count_bad_command();
+    return;
+  }
+  spec->handler(*this, *current_);
+}
+
+void Session::complete(Status status, std::optional<std::string_view> code, std::string_view text) {
+  std::string c = code ? std::string(*code) : std::string();
+  std::string t(text);
+  if (selected_ && !synced_ && !conn().closed()) {
+    auto* mb = selected_->mailbox.get();
+    auto result = std::make_shared<store::Result<store::SyncResult>>(store::SyncResult{});
+    auto self = shared_from_this();
+    busy_ = true;
+    conn().pause_reading();
+    bool queued = conn().offload(
+        services_.store_pool(), self, [mb, result]() { *result = mb->sync(); },
+        [this, self, result, status, c = std::move(c), t = std::move(t)]() mutable {
+          synced_ = true;
+          if (*result) merge_sync(**result);
+          finish(status, std::move(c), std::move(t));
+        });
+    if (!queued) finish(status, std::move(c), std::move(t));
+    return;
+  }
+  finish(status, std::move(c), std::move(t));
+}
+
+void Session::fail(const store::Error& e, std::string_view what) {
+  Code code = Code::kServerBug;
+  std::string text = std::string(what) + ": " + e.message;
+  switch (e.code) {
+    case store::Errc::kNotFound:
+      code = Code::kNonExistent;
+      break;
+    case store::Errc::kAlreadyExists:
+      code = Code::kAlreadyExists;
+      break;
+    case store::Errc::kInvalidName:
+    case store::Errc::kNoPermission:
+      code = Code::kCannot;
+      break;
+    case store::Errc::kHasChildren:
+      code = Code::kHasChildren;
+      break;
+    case store::Errc::kOverQuota:
+      code = Code::kOverQuota;
+      break;
+    case store::Errc::kTooBig:
+      code = Code::kLimit;
+      break;
+    case store::Errc::kLocked:
+      code = Code::kInUse;
+      break;
+    case store::Errc::kIo:
+      code = Code::kUnavailable;
+      text = std::string(what) + " failed; try again later";
+      break;
+    case store::Errc::kCorrupt:
+      code = Code::kCorruption;
+      text = std::string(what) + " failed: mailbox data is damaged; contact your provider";
+      break;
+  }
+  if (e.code == store::Errc::kIo || e.code == store::Errc::kCorrupt) {
+    log::error("error", {{"proto", "imap"},
+                         {"session", id()},
+                         {"user", account_ ? account_->address : std::string()},
+                         {"what", std::string(what)},
+                         {"reason", e.message}});
+  }
+  complete(Status::kNo, proto::code_name(code), text);
+}
+
+void Session::merge_sync(const store::SyncResult& r) {
+  if (!selected_) return;
+  auto& sel = *selected_;
+  if (r.uidvalidity_changed) {
+    end("Mailbox was deleted or recreated by another session; please reconnect");
+    return;
+  }
+  for (uint32_t uid : r.expunged) {
+    sel.pending_flags.erase(uid);
+    sel.recent.erase(uid);
+    if (sel.seq_of(uid)) {
+      sel.pending_expunge.push_back(uid);
+    } else {
+      sel.pending_added.erase(std::remove(sel.pending_added.begin(), sel.pending_added.end(), uid),
+                              sel.pending_added.end());
+    }
+  }
+  for (uint32_t uid : r.added) {
+    if (!sel.seq_of(uid) && std::find(sel.pending_added.begin(), sel.pending_added.end(), uid) ==
+                                sel.pending_added.end())
+      sel.pending_added.push_back(uid);
+  }
+  for (uint32_t uid : r.flags_changed) {
+    if (sel.seq_of(uid)) sel.pending_flags.insert(uid);
+  }
+}
+
+void Session::announce(bool expunge_allowed) {
+  if (!selected_) return;
+  auto& sel = *selected_;
+  std::string out;
+  if (expunge_allowed && !sel.pending_expunge.empty()) {
+    std::sort(sel.pending_expunge.begin(), sel.pending_expunge.end());
+    // Highest first: the numbers of the remaining ones do not move.
+    for (auto it = sel.pending_expunge.rbegin(); it != sel.pending_expunge.rend(); ++it) {
+      uint32_t seq = sel.seq_of(*it);
+      if (!seq) continue;
+      proto::untagged_number(out, seq, "EXPUNGE");
+      sel.uids.erase(sel.uids.begin() + (seq - 1));
+      sel.pending_flags.erase(*it);
+      sel.recent.erase(*it);
+    }
+    sel.pending_expunge.clear();
+  }
+  sel.note_keywords(sel.pending_added);
+  if (!sel.pending_added.empty()) {
+    std::sort(sel.pending_added.begin(), sel.pending_added.end());
+    uint32_t first_recent = UINT32_MAX;
+    if (!rev2_) {
+      uint32_t uv = sel.mailbox->status().uidvalidity;
+      first_recent = sel.read_only
+                         ? RecentTracker::peek(address(), sel.name, uv)
+                         : RecentTracker::claim(address(), sel.name, uv, sel.pending_added.back());
+    }
+    for (uint32_t uid : sel.pending_added) {
+      if (!sel.uids.empty() && uid <= sel.uids.back()) continue;  // never out of order
+      sel.uids.push_back(uid);
+      if (uid >= first_recent) sel.recent.insert(uid);
+    }
+    sel.pending_added.clear();
+    proto::untagged_number(out, sel.uids.size(), "EXISTS");
+    if (!rev2_) proto::untagged_number(out, sel.recent.size(), "RECENT");
+  }
+  sel.note_keywords(std::vector<uint32_t>(sel.pending_flags.begin(), sel.pending_flags.end()));
+  write_new_keywords(out);
+  if (!sel.pending_flags.empty()) {
+    bool with_uid = current_ && current_->uid;
+    for (uint32_t uid : sel.pending_flags) {
+      uint32_t seq = sel.seq_of(uid);
+      const auto* m = sel.meta(uid);
+      if (!seq || !m) continue;
+      out += "* " + std::to_string(seq) + " FETCH (";
+      if (with_uid) out += "UID " + std::to_string(uid) + " ";
+      out += "FLAGS ";
+      uint32_t flags = m->flags;
+      if (!rev2_ && sel.recent.count(uid)) flags |= proto::kFlagRecent;
+      proto::write_flag_list(out, flags, m->keywords);
+      out += ")\r\n";
+    }
+    sel.pending_flags.clear();
+  }
+  if (!out.empty()) write(out);
+}
+
+void Session::write_new_keywords(std::string& out) {
+  if (!selected_ || !selected_->keywords_changed) return;
+  auto& sel = *selected_;
+  // RFC 9051 7.3.5: a new keyword is announced with FLAGS before it is used.
+  std::vector<std::string> kw(sel.keywords.begin(), sel.keywords.end());
+  out += "* FLAGS ";
+  proto::write_flag_list(out,
+                         proto::kFlagSeen | proto::kFlagAnswered | proto::kFlagFlagged |
+                             proto::kFlagDeleted | proto::kFlagDraft,
+                         kw);
+  out += "\r\n";
+  if (!sel.read_only) {
+    proto::untagged(out, Status::kOk,
+                    proto::code_permanentflags(proto::kFlagSeen | proto::kFlagAnswered |
+                                                   proto::kFlagFlagged | proto::kFlagDeleted |
+                                                   proto::kFlagDraft | proto::kFlagWildcard,
+                                               kw),
+                    "Flags permitted");
+  }
+  sel.keywords_changed = false;
+}
+
+void Session::finish(Status status, std::string code, std::string text) {
+  if (ended_ || conn().closed()) {
+    busy_ = false;
+    return;
+  }
+  bool expunge_allowed = true;
+  if (current_ && !current_->uid &&
+      (current_->verb == proto::Verb::kFetch || current_->verb == proto::Verb::kStore ||
+       current_->verb == proto::Verb::kSearch))
+    expunge_allowed = false;
+  announce(expunge_allowed);
+  if (ended_) return;
+  std::string out;
+  proto::tagged(out, tag_, status,
+                code.empty() ? std::nullopt : std::optional<std::string_view>(code), text, utf8());
+  write(out);
+  if (state_ == State::kLogout) {
+    ended_ = true;
+    conn().close();
+    return;
+  }
+  command_done();
+}
+
+void Session::command_done() {
+  busy_ = false;
+  resumed_ = false;
+  current_.reset();
+  producer_.reset();
+  if (ended_ || conn().closed()) return;
+  if (shutting_down_) {
+    end("Server shutting down");
+    return;
+  }
+  conn().resume_reading();
+  pump();
+}
+
+void Session::run_store(std::function<void()> work, std::function<void()> done, bool sync) {
+  busy_ = true;
+  resumed_ = false;
+  conn().pause_reading();
+  auto self = shared_from_this();
+  store::Mailbox* mb = (sync && selected_) ? selected_->mailbox.get() : nullptr;
+  auto result = std::make_shared<std::optional<store::Result<store::SyncResult>>>();
+  bool queued = conn().offload(
+      services_.store_pool(), self,
+      [work = std::move(work), mb, result]() {
+        work();
+        if (mb) *result = mb->sync();
+      },
+      [this, self, result, mb, done = std::move(done)]() {
+        if (mb && selected_ && selected_->mailbox.get() == mb && result->has_value()) {
+          synced_ = true;
+          if (**result) merge_sync(***result);
+        }
+        if (ended_) return;
+        done();
+      });
+  if (!queued) {
+    complete(Status::kNo, proto::code_name(Code::kUnavailable), "Server busy; try again");
+  }
+}
+
+void Session::produce(std::function<bool(std::string& out)> step, std::function<void()> then) {
+  producer_ = std::make_unique<Producer>();
+  producer_->step = std::move(step);
+  producer_->then = std::move(then);
+  busy_ = true;
+  conn().pause_reading();
+  produce_step();
+}
+
+void Session::produce_step() {
+  if (!producer_ || conn().closed()) return;
+  auto* p = producer_.get();
+  auto self = shared_from_this();
+  bool queued = conn().offload(
+      services_.store_pool(), self, [p]() { p->more = p->step(p->out); },
+      [this, self, p]() {
+        if (ended_ || producer_.get() != p) return;
+        if (!p->out.empty()) {
+          write(p->out);
+          p->out.clear();
+        }
+        if (!p->more) {
+          auto then = std::move(p->then);
+          then();
+          return;
+        }
+        if (!conn().write_blocked()) produce_step();
+        // else on_drained() continues.
+      });
+  if (!queued) {
+    producer_.reset();
+    end("Server busy");
+  }
+}
+
+void Session::on_drained() {
+  if (producer_ && busy_) produce_step();
+}
+
+std::optional<std::string> Session::mailbox_name(const proto::Mailbox& m, std::string* why) const {
+  std::string name;
+  if (utf8_) {
+    if (!core::valid_utf8(m.name)) {
+      if (why) *why = "Mailbox name is not valid UTF-8";
+      return std::nullopt;
+    }
+    name = m.name;
+  } else {
+    auto decoded = core::mutf7_decode(m.name, core::Mutf7Mode::kLenient);
+    if (!decoded) {
+      if (why) *why = "Mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)";
+      return std::nullopt;
+    }
+    name = std::move(*decoded);
+  }
+  // INBOX and its children: the first component is case-insensitive.
+  auto slash = name.find('/');
+  if (store::is_inbox(std::string_view(name).substr(0, slash))) name.replace(0, 5, "INBOX");
+  if (auto v = store::validate_mailbox_name(name); !v) {
+    if (why) *why = "Invalid mailbox name: " + v.error().message;
+    return std::nullopt;
+  }
+  return name;
+}
+
+void Session::write_mailbox(std::string& out, std::string_view name) const {
+  proto::write_mailbox(out, name, utf8());
+}
+
+std::vector<uint32_t> Session::resolve(const proto::SequenceSet& set, bool uid, bool* bad) const {
+  std::vector<uint32_t> out;
+  if (bad) *bad = false;
+  if (!selected_) return out;
+  const auto& uids = selected_->uids;
+  if (set.saved) {
+    if (bad) *bad = true;
+    return out;
+  }
+  if (uid) {
+    uint32_t max = uids.empty() ? 0 : uids.back();
+    for (auto [lo, hi] : set.resolve(max)) {
+      auto it = std::lower_bound(uids.begin(), uids.end(), lo);
+      for (; it != uids.end() && *it <= hi; ++it) out.push_back(*it);
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+  uint32_t max = static_cast<uint32_t>(uids.size());
+  for (const auto& r : set.ranges) {
+    if ((r.lo != proto::kStar && (r.lo > max || r.lo == 0)) ||
+        (r.hi != proto::kStar && (r.hi > max || r.hi == 0))) {
+      if (bad) *bad = true;
+    }
+  }
+  for (auto [lo, hi] : set.resolve(max)) {
+    for (uint32_t n = lo; n <= hi && n >= 1 && n <= max; ++n) out.push_back(uids[n - 1]);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+bool Session::starttls_available() const {
+  return conn().info().tls_mode == core::config::TlsMode::kStartTls && !conn().tls_active() &&
+         state_ == State::kNotAuthenticated && rt_->tls != nullptr;
+}
+
+bool Session::plaintext_ok(std::string_view address) const {
+  if (conn().secure()) return true;
+  auto rt = services_.runtime();
+  core::config::Policy policy = rt->config().policy;
+  if (!address.empty()) {
+    if (auto acct = rt->directory->find_account(address)) {
+      policy = acct->policy;
+    } else {
+      auto at = address.rfind('@');
+      if (at != std::string_view::npos) {
+        if (const auto* d = rt->directory->find_domain(address.substr(at + 1))) {
+          d->policy.apply(policy);
+        }
+      }
+    }
+  }
+  return core::auth::plaintext_allowed(rt->config(), policy, false);
+}
+
+void Session::start_tls() {
+  std::string out;
+  proto::tagged(out, tag_, Status::kOk, std::nullopt, "Begin TLS negotiation now");
+  write(out);
+  // Anything sent after STARTTLS in plaintext is dropped: no command can be
+  // injected across the upgrade.
+  parser_.clear();
+  line_fn_ = nullptr;
+  conn().start_tls(rt_->tls);
+  services_.registry().set_tls(id());
+  command_done();
+}
+
+void Session::expect_line(std::function<void(std::string_view)> fn) {
+  line_fn_ = std::move(fn);
+  parser_.expect_line();
+  resume();
+}
+
+void Session::login(std::string address, std::string password, std::string mechanism) {
+  busy_ = true;
+  resumed_ = false;
+  conn().pause_reading();
+  core::server::AuthService::Attempt a;
+  a.address = std::move(address);
+  a.password = std::move(password);
+  a.protocol = Protocol::kImap;
+  a.mechanism = std::move(mechanism);
+  auto self = shared_from_this();
+  services_.auth().login(self, std::move(a), [this, self](const auto& out) {
+    using core::auth::LoginOutcome;
+    if (out.busy) {
+      return no("Server busy; try again in a minute", proto::code_name(Code::kUnavailable));
+    }
+    switch (out.decision.outcome) {
+      case LoginOutcome::kOk:
+        break;
+      case LoginOutcome::kUnknownAddress:
+      case LoginOutcome::kWrongPassword:
+        return no("Authentication failed: wrong address or password",
+                  proto::code_name(Code::kAuthenticationFailed));
+      case LoginOutcome::kTlsRequired:
+        return no(
+            "Plaintext login is not allowed without TLS; use STARTTLS on port 143 or port 993",
+            proto::code_name(Code::kPrivacyRequired));
+      case LoginOutcome::kProtocolDenied:
+        return no(
+            "IMAP access is disabled for this account; use POP3 or ask your provider to "
+            "enable IMAP",
+            proto::code_name(Code::kContactAdmin));
+      case LoginOutcome::kSuspended:
+        return no("This account is suspended; contact your provider",
+                  proto::code_name(Code::kContactAdmin));
+    }
+    if (out.too_many_sessions) {
+      return no("Too many connections for this account from your address",
+                proto::code_name(Code::kLimit));
+    }
+    account_ = out.decision.account;
+    holds_user_slot_ = true;
+    struct Opened {
+      store::Result<std::shared_ptr<store::Account>> account =
+          core::fail(store::make_error(store::Errc::kIo, "not opened"));
+      std::string error;
+    };
+    auto st = std::make_shared<Opened>();
+    auto view = *account_;
+    auto& store = services_.store();
+    run_store(
+        [st, view, &store]() {
+          auto at = view.address.rfind('@');
+          st->account = store.open_account(view.address.substr(at + 1), view.address.substr(0, at));
+          if (!st->account) {
+            st->error = st->account.error().message;
+            return;
+          }
+          if (auto r = (*st->account)->ensure_defaults(view.policy.special_use); !r)
+            st->error = r.error().message;
+        },
+        [this, self, st]() {
+          if (!st->error.empty()) {
+            log::error("error", {{"proto", "imap"},
+                                 {"session", id()},
+                                 {"user", account_->address},
+                                 {"reason", st->error}});
+            services_.registry().release_user(account_->address, conn().info().remote_ip);
+            holds_user_slot_ = false;
+            account_.reset();
+            return no("Mailbox temporarily unavailable; try again later",
+                      proto::code_name(Code::kUnavailable));
+          }
+          store_account_ = std::move(*st->account);
+          state_ = State::kAuthenticated;
+          parser_.set_authenticated(true);
+          conn().set_idle_timeout(config().limits.idle_timeout.imap);
+          ok("Logged in", proto::code_capability(capabilities()));
+        });
+  });
+}
+
+void Session::select(std::unique_ptr<store::Mailbox> mailbox, std::string name, bool read_only) {
+  selected_ = std::make_unique<Selected>();
+  selected_->mailbox = std::move(mailbox);
+  selected_->name = std::move(name);
+  selected_->read_only = read_only;
+  for (const auto& m : selected_->mailbox->messages()) selected_->uids.push_back(m.uid);
+  state_ = State::kSelected;
+  synced_ = true;
+}
+
+void Session::unselect() {
+  selected_.reset();
+  if (state_ == State::kSelected) state_ = State::kAuthenticated;
+}
+
+void Session::logout() {
+  write("* BYE Logging out\r\n");
+  state_ = State::kLogout;
+  selected_.reset();
+  finish(Status::kOk, "", "Logout completed");
+}
+
+void Session::end(std::string_view farewell) {
+  if (ended_) return;
+  ended_ = true;
+  line_fn_ = nullptr;
+  std::string out;
+  proto::untagged(out, Status::kBye, std::nullopt, farewell);
+  write(out);
+  conn().close();
+}
+
+void Session::on_idle_timeout() {
+  if (busy_ && !resumed_) {
+    conn().set_idle_timeout(config().limits.idle_timeout.imap);
+    return;
+  }
+  end("Autologout; idle for too long");
+}
+
+void Session::on_shutdown() {
+  shutting_down_ = true;
+  if (!busy_) end("Server shutting down");
+}
+
+void Session::on_kick(std::string_view reason) {
+  // A producer step may be running on the pool: it is dropped when it returns.
+  end(std::string("Session ended: ") + std::string(reason));
+}
+
+void Session::on_closed() {
+  ended_ = true;
+  auto& info = conn().info();
+  if (holds_user_slot_) {
+    holds_user_slot_ = false;
+    services_.registry().release_user(account_->address, info.remote_ip);
+  }
+  services_.registry().remove(info.id);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  info.started)
+                .count();
+  log::info("logout", {{"proto", "imap"},
+                       {"session", info.id},
+                       {"remote", info.remote_ip},
+                       {"user", account_ ? account_->address : std::string()},
+                       {"bytes_in", conn().bytes_in()},
+                       {"bytes_out", conn().bytes_out()},
+                       {"duration_ms", static_cast<int64_t>(ms)}});
+}
+
+}  // namespace imap
