@@ -9,8 +9,31 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace imap {
+
+// A set of UIDs kept as sorted, disjoint ranges: the \Recent messages of a
+// session are usually one or a few runs, even in a 100,000-message mailbox.
+class UidRanges {
+ public:
+  bool count(uint32_t uid) const;
+  uint32_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // Adds a UID; UIDs are usually added in ascending order (cheap then).
+  void insert(uint32_t uid);
+  void erase(uint32_t uid);
+  void clear() {
+    ranges_.clear();
+    size_ = 0;
+  }
+  const std::vector<std::pair<uint32_t, uint32_t>>& ranges() const { return ranges_; }
+
+ private:
+  std::vector<std::pair<uint32_t, uint32_t>> ranges_;  // [lo, hi], ascending
+  uint32_t size_ = 0;
+};
 
 class RecentTracker {
  public:

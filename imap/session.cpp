@@ -87,7 +87,7 @@ std::string Session::capabilities() const {
   }
   caps +=
       " LITERAL+ ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
-      " BINARY STATUS=SIZE";
+      " BINARY STATUS=SIZE ESEARCH WITHIN";
   return caps;
 }
 
@@ -172,8 +172,8 @@ void Session::on_event(proto::Event& ev) {
       synced_ = false;
       if (state_ != State::kAuthenticated && state_ != State::kSelected) {
         parser_.reject_literal();
-        finish(Status::kBad, "", "APPEND is only valid after login");
-        count_bad_command();
+        finish(Status::kBad, "",
+               "APPEND is not valid in the not authenticated state; log in first");
         return;
       }
     }
@@ -257,8 +257,8 @@ void Session::dispatch(proto::Command cmd) {
     std::string why = current_->name + " is not valid in the " + state_name(state_) + " state";
     if (state_ == State::kNotAuthenticated) why += "; log in first";
     if (state_ == State::kAuthenticated && spec->selected) why += "; select a mailbox first";
+    // Not counted as a bad command: the syntax was fine.
     finish(Status::kBad, "", why);
-    count_bad_command();
     return;
   }
   spec->handler(*this, *current_);
@@ -378,17 +378,16 @@ void Session::announce(bool expunge_allowed) {
   sel.note_keywords(sel.pending_added);
   if (!sel.pending_added.empty()) {
     std::sort(sel.pending_added.begin(), sel.pending_added.end());
-    uint32_t first_recent = UINT32_MAX;
-    if (!rev2_) {
-      uint32_t uv = sel.mailbox->status().uidvalidity;
-      first_recent = sel.read_only
-                         ? RecentTracker::peek(address(), sel.name, uv)
-                         : RecentTracker::claim(address(), sel.name, uv, sel.pending_added.back());
-    }
+    std::vector<uint32_t> fresh;
     for (uint32_t uid : sel.pending_added) {
       if (!sel.uids.empty() && uid <= sel.uids.back()) continue;  // never out of order
       sel.uids.push_back(uid);
-      if (uid >= first_recent) sel.recent.insert(uid);
+      fresh.push_back(uid);
+    }
+    if (!rev2_ && !fresh.empty()) {
+      auto r = take_recent(sel.name, sel.mailbox->status().uidvalidity, fresh, sel.read_only);
+      for (const auto& [lo, hi] : r.ranges())
+        for (uint32_t u = lo; u <= hi && u >= lo; ++u) sel.recent.insert(u);
     }
     sel.pending_added.clear();
     proto::untagged_number(out, sel.uids.size(), "EXISTS");
@@ -726,6 +725,23 @@ void Session::login(std::string address, std::string password, std::string mecha
           ok("Logged in", proto::code_capability(capabilities()));
         });
   });
+}
+
+UidRanges Session::take_recent(const std::string& mailbox, uint32_t uidvalidity,
+                               const std::vector<uint32_t>& uids, bool read_only) {
+  UidRanges out;
+  if (uids.empty()) return out;
+  auto& mine = claimed_[mailbox + '\0' + std::to_string(uidvalidity)];
+  uint32_t first = read_only ? RecentTracker::peek(address(), mailbox, uidvalidity)
+                             : RecentTracker::claim(address(), mailbox, uidvalidity, uids.back());
+  for (uint32_t uid : uids) {
+    bool fresh = uid >= first;
+    // EXAMINE shows only what nobody has claimed; SELECT also what this
+    // session claimed before.
+    if (fresh || (!read_only && mine.count(uid))) out.insert(uid);
+    if (fresh && !read_only) mine.insert(uid);
+  }
+  return out;
 }
 
 void Session::select(std::unique_ptr<store::Mailbox> mailbox, std::string name, bool read_only) {

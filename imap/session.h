@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -26,6 +27,7 @@
 #include "imap/proto/command.h"
 #include "imap/proto/parser.h"
 #include "imap/proto/writer.h"
+#include "imap/recent.h"
 #include "store/store.h"
 
 namespace imap {
@@ -46,7 +48,7 @@ struct Selected {
   std::set<uint32_t> pending_flags;
   // UIDs that arrived while this session had the mailbox selected (\Recent
   // for this session only; see docs/IMAP.md).
-  std::set<uint32_t> recent;
+  UidRanges recent;
   // UIDs that arrived elsewhere, not yet announced with EXISTS.
   std::vector<uint32_t> pending_added;
   // Keywords the client has been told about (FLAGS / PERMANENTFLAGS).
@@ -158,6 +160,11 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   // AUTHENTICATE continuation: the next line goes to `fn`.
   void expect_line(std::function<void(std::string_view)> fn);
 
+  // \Recent (IMAP4rev1): of these UIDs of a mailbox, the ones recent for
+  // this session; read-write sessions claim the ones no session has seen.
+  UidRanges take_recent(const std::string& mailbox, uint32_t uidvalidity,
+                        const std::vector<uint32_t>& uids, bool read_only);
+
   // Enters the selected state with an opened, synced mailbox (SELECT /
   // EXAMINE), or leaves it (CLOSE / UNSELECT / failed SELECT).
   void select(std::unique_ptr<store::Mailbox> mailbox, std::string name, bool read_only);
@@ -211,6 +218,10 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   std::shared_ptr<store::Account> store_account_;
   std::unique_ptr<Selected> selected_;
   std::shared_ptr<store::SyncResult> last_sync_;
+  // UIDs this session claimed as \Recent, per mailbox and UIDVALIDITY: a
+  // message stays recent for the session that first saw it, also when it
+  // selects the mailbox again.
+  std::map<std::string, UidRanges> claimed_;
 
   struct Producer {
     std::function<bool(std::string&)> step;

@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev
   # tests: outside clients and hash tools
   python3 python3-pytest curl openssl whois argon2 procps
+  isync fetchmail
 )
 missing=()
 for p in "${packages[@]}"; do

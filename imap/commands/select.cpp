@@ -68,13 +68,12 @@ void open_selected(Session& s, const proto::SelectArgs& args, bool read_only) {
                         proto::code_permanentflags(perm, ro ? std::vector<std::string>{} : kw),
                         ro ? "No permanent flags permitted" : "Flags permitted");
         proto::untagged_number(out, n, "EXISTS");
-        std::set<uint32_t> recent;
+        UidRanges recent;
         if (!s.rev2()) {
-          uint32_t last = mb->messages().empty() ? 0 : mb->messages().back().uid;
-          uint32_t first = ro ? RecentTracker::peek(s.address(), mbname, status.uidvalidity)
-                              : RecentTracker::claim(s.address(), mbname, status.uidvalidity, last);
-          for (const auto& m : mb->messages())
-            if (m.uid >= first) recent.insert(m.uid);
+          std::vector<uint32_t> uids;
+          uids.reserve(mb->messages().size());
+          for (const auto& m : mb->messages()) uids.push_back(m.uid);
+          recent = s.take_recent(mbname, status.uidvalidity, uids, ro);
           proto::untagged_number(out, recent.size(), "RECENT");
           if (first_unseen) {
             proto::untagged(out, proto::Status::kOk, proto::code_unseen(first_unseen),

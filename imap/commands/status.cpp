@@ -1,14 +1,17 @@
 // STATUS (RFC 9051 6.3.11, RFC 3501 6.3.10): MESSAGES, UIDNEXT, UIDVALIDITY,
 // UNSEEN, DELETED, SIZE (RFC 8438), HIGHESTMODSEQ (RFC 7162) and, for
-// IMAP4rev1 only, RECENT. \Recent belongs to the session that has the
-// mailbox selected, so RECENT is that session's count for its own selected
-// mailbox and 0 otherwise.
+// IMAP4rev1 only, RECENT: the session's own count for its selected mailbox;
+// for another mailbox, the messages no session has claimed yet (counted from
+// UIDNEXT, so an expunge among them can make it an overestimate, capped at
+// MESSAGES; see docs/IMAP.md).
 #include "imap/commands/commands.h"
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
 #include "imap/mailbox/status.h"
+#include "imap/recent.h"
 
 namespace imap {
 
@@ -21,14 +24,15 @@ void cmd_status(Session& s, const proto::Command& c) {
   auto name = s.mailbox_name(a.mailbox, &why);
   if (!name) return s.no(why, proto::code_name(proto::Code::kCannot));
 
-  uint32_t recent = 0;
+  std::optional<uint32_t> recent;
   if (s.has_selected() && s.selected().name == *name) {
     recent = static_cast<uint32_t>(s.selected().recent.size());
   }
+  std::string address = s.address();
   auto account = s.account_ptr();
   auto result = std::make_shared<std::optional<store::Result<store::MailboxStatus>>>();
   s.run_store([account, result, n = *name] { result->emplace(account->mailbox_status(n)); },
-              [&s, result, n = *name, items = std::move(*items), recent] {
+              [&s, result, n = *name, items = std::move(*items), recent, address] {
                 const auto& r = **result;
                 if (!r) {
                   if (r.error().code == store::Errc::kNotFound) {
@@ -36,9 +40,15 @@ void cmd_status(Session& s, const proto::Command& c) {
                   }
                   return s.fail(r.error(), "STATUS");
                 }
+                uint32_t unclaimed = 0;
+                if (!recent) {
+                  uint32_t first = RecentTracker::peek(address, n, r->uidvalidity);
+                  unclaimed = r->uidnext > first ? r->uidnext - first : 0;
+                  unclaimed = std::min(unclaimed, r->messages);
+                }
                 std::string out;
                 mailbox::write_status(
-                    out, n, *r, items, recent,
+                    out, n, *r, items, recent.value_or(unclaimed),
                     [&s](std::string& o, std::string_view nm) { s.write_mailbox(o, nm); });
                 s.write(out);
                 s.ok("STATUS completed");

@@ -182,7 +182,10 @@ std::vector<ListEntry> list_entries(std::span<const store::MailboxInfo> mailboxe
     } else if (n.noselect) {
       e.attributes.emplace_back("\\Noselect");
     }
-    e.attributes.emplace_back(has_children(name) ? "\\HasChildren" : "\\HasNoChildren");
+    // Children information is about existing mailboxes (RFC 5258 4).
+    if (n.exists) {
+      e.attributes.emplace_back(has_children(name) ? "\\HasChildren" : "\\HasNoChildren");
+    }
     if (o.return_subscribed && n.subscribed) e.attributes.emplace_back("\\Subscribed");
     if (auto use = special_use_attribute(n.use); !use.empty()) e.attributes.emplace_back(use);
     if (childinfo) {
@@ -203,7 +206,10 @@ std::vector<ListEntry> lsub_entries(std::span<const store::MailboxInfo> mailboxe
   for (const auto& [name, n] : nodes) {
     if (!n.subscribed) continue;
     if (pattern_match(pattern, name)) {
-      found[name] = found[name] || !n.exists || n.noselect;
+      // A subscribed name that does not exist is listed without attributes,
+      // as RFC 3501 6.3.9 lists subscriptions; \Noselect is kept for the
+      // unsubscribed parents below and for real \Noselect mailboxes.
+      found[name] = found[name] || (n.exists && n.noselect);
       continue;
     }
     for (const auto& a : ancestors(name)) {

@@ -43,6 +43,10 @@ std::optional<ResolvedSection> resolve_section(const Part& root, const SectionSp
   // part the numbers have reached so far.
   const Part* message = &root;
   const Part* node = &root;
+  // Only a message (the root, or one encapsulated in message/rfc822) whose
+  // body is not multipart has a part 1 that is its own body (RFC 9051
+  // 6.4.5); a leaf inside a multipart has no sub-parts.
+  bool at_message = true;
   for (size_t k = 0; k < spec.parts.size(); ++k) {
     uint32_t n = spec.parts[k];
     if (n == 0) return std::nullopt;
@@ -50,13 +54,15 @@ std::optional<ResolvedSection> resolve_section(const Part& root, const SectionSp
       // Numbers after a message/rfc822 part index its encapsulated message.
       if (node->children.empty()) return std::nullopt;
       node = &node->children[0];
+      at_message = true;
     }
     if (node->kind == PartKind::kMultipart) {
       if (n > node->children.size()) return std::nullopt;
       node = &node->children[n - 1];
-    } else if (n != 1) {
-      return std::nullopt;  // a non-multipart body only has part 1
+    } else if (n != 1 || !at_message) {
+      return std::nullopt;
     }
+    at_message = false;
     message = nullptr;
   }
 

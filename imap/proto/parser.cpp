@@ -708,9 +708,19 @@ bool fetch_args(Cursor& c, FetchArgs* a) {
     add_atts(a, {K::kFlags, K::kInternalDate, K::kRfc822Size, K::kEnvelope, K::kBody});
   } else if (c.eat('(')) {
     while (true) {
-      FetchAtt att;
-      if (!fetch_att(c, &att)) return false;
-      a->atts.push_back(std::move(att));
+      // A macro inside the list is outside the RFC grammar, but clients and
+      // other servers use "(ALL)"; it means the same as the bare macro.
+      if (c.try_keyword("ALL")) {
+        add_atts(a, {K::kFlags, K::kInternalDate, K::kRfc822Size, K::kEnvelope});
+      } else if (c.try_keyword("FAST")) {
+        add_atts(a, {K::kFlags, K::kInternalDate, K::kRfc822Size});
+      } else if (c.try_keyword("FULL")) {
+        add_atts(a, {K::kFlags, K::kInternalDate, K::kRfc822Size, K::kEnvelope, K::kBody});
+      } else {
+        FetchAtt att;
+        if (!fetch_att(c, &att)) return false;
+        a->atts.push_back(std::move(att));
+      }
       if (c.eat(')')) break;
       if (!c.sp()) return false;
     }
