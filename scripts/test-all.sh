@@ -22,4 +22,6 @@ sh "$top/tests/fuzz/run.sh" "$fuzz_build" "${FUZZ_SECONDS:-15}"
 
 echo "== integration tests"
 cd "$top"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+# -rs lists every skipped test with its reason (the James MPT scripts Roost
+# does not run, and why).
+/usr/bin/python3 -m pytest -q -rs -p no:cacheprovider tests/integration
