@@ -87,7 +87,7 @@ std::string Session::capabilities() const {
   }
   caps +=
       " LITERAL+ ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
-      " BINARY STATUS=SIZE ESEARCH WITHIN";
+      " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN";
   return caps;
 }
 

@@ -40,6 +40,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(n):
+    """n distinct free ports: the sockets stay bound until all are chosen, so
+    the kernel cannot hand out the same number twice."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def client_tls_context():
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
@@ -60,7 +75,8 @@ class Roost:
     def __init__(self, root: Path, extra_config="", accounts=None, domain_policy=None,
                  plaintext_auth="allowed", limits=None):
         self.root = root
-        self.ports = {k: free_port() for k in ("pop3", "pop3s", "imap", "imaps")}
+        names = ("pop3", "pop3s", "imap", "imaps")
+        self.ports = dict(zip(names, free_ports(len(names))))
         self.accounts = dict(DEFAULT_ACCOUNTS if accounts is None else accounts)
         self.domain_policy = domain_policy
         self.plaintext_auth = plaintext_auth

@@ -445,6 +445,25 @@ def test_list_extended(roost):
     assert any("\\Subscribed" in l and "Projects/One" in l for l in r), r
 
 
+def test_list_status(roost):
+    """LIST-STATUS (RFC 5819): a STATUS line after each selectable mailbox."""
+    deliver(roost, make_message(1), make_message(2))
+    c = raw_login(roost)
+    assert "LIST-STATUS" in caps_of(cap_line(c.cmd("CAPABILITY")))
+    c.ok("CREATE Parent/Child")
+    r = c.cmd('LIST "" "*" RETURN (STATUS (MESSAGES UNSEEN UIDNEXT))')
+    assert status_of(r) == "OK", r
+    i = r.index(next(l for l in r if l.startswith("* LIST") and l.endswith(" INBOX")))
+    assert r[i + 1] == "* STATUS INBOX (MESSAGES 2 UNSEEN 2 UIDNEXT 3)", r
+    statuses = [l for l in r if l.startswith("* STATUS")]
+    lists = [l for l in r if l.startswith("* LIST")]
+    assert len(statuses) == len(lists), r  # every mailbox here is selectable
+    assert "* STATUS Parent/Child (MESSAGES 0 UNSEEN 0 UIDNEXT 1)" in r, r
+    r = c.cmd('LIST "" "nothing*" RETURN (STATUS (MESSAGES))')
+    assert status_of(r) == "OK" and not any(l.startswith("* ") for l in r[:-1]), r
+    assert status_of(c.cmd('LIST "" "*" RETURN (STATUS (BOGUS))')) == "BAD"
+
+
 def test_create_delete_rename(roost):
     c = raw_login(roost)
     c.ok("CREATE Work")
