@@ -38,6 +38,11 @@ void cmd_fetch(Session& s, const proto::Command& c);
 void cmd_store(Session& s, const proto::Command& c);
 void cmd_copy(Session& s, const proto::Command& c);
 void cmd_move(Session& s, const proto::Command& c);
+void cmd_sort(Session& s, const proto::Command& c);
+void cmd_thread(Session& s, const proto::Command& c);
+void cmd_compress(Session& s, const proto::Command& c);
+void cmd_idle(Session& s, const proto::Command& c);
+void cmd_unauthenticate(Session& s, const proto::Command& c);
 
 // Shared by SELECT and EXAMINE (select.cpp).
 void open_selected(Session& s, const proto::SelectArgs& args, bool read_only);

@@ -39,6 +39,11 @@ constexpr CommandSpec kCommands[] = {
     {Verb::kStore,        &cmd_store,        false,    false, true},
     {Verb::kCopy,         &cmd_copy,         false,    false, true},
     {Verb::kMove,         &cmd_move,         false,    false, true},
+    {Verb::kSort,         &cmd_sort,         false,    false, true},
+    {Verb::kThread,       &cmd_thread,       false,    false, true},
+    {Verb::kCompress,     &cmd_compress,     false,    true,  true},
+    {Verb::kIdle,         &cmd_idle,         false,    true,  true},
+    {Verb::kUnauthenticate, &cmd_unauthenticate, false, true, true},
 };
 // clang-format on
 }  // namespace

@@ -295,6 +295,12 @@ struct QuotaRootArgs {
   bool operator==(const QuotaRootArgs&) const = default;
 };
 
+// COMPRESS (RFC 4978)
+struct CompressArgs {
+  std::string mechanism;  // upper-cased, e.g. "DEFLATE"
+  bool operator==(const CompressArgs&) const = default;
+};
+
 // A command Roost does not know: the session answers BAD.
 struct UnknownArgs {
   bool operator==(const UnknownArgs&) const = default;
@@ -332,12 +338,17 @@ enum class Verb {
   kId,
   kGetQuota,
   kGetQuotaRoot,
+  kCompress,
+  kUnauthenticate,
+  kSort,
+  kThread,
   kUnknown,
 };
 
-using Args = std::variant<NoArgs, LoginArgs, AuthenticateArgs, EnableArgs, SelectArgs, CreateArgs,
-                          MailboxArgs, RenameArgs, ListArgs, StatusArgs, ExpungeArgs, SearchArgs,
-                          FetchArgs, StoreArgs, CopyArgs, IdArgs, QuotaRootArgs, UnknownArgs>;
+using Args =
+    std::variant<NoArgs, LoginArgs, AuthenticateArgs, EnableArgs, SelectArgs, CreateArgs,
+                 MailboxArgs, RenameArgs, ListArgs, StatusArgs, ExpungeArgs, SearchArgs, FetchArgs,
+                 StoreArgs, CopyArgs, IdArgs, QuotaRootArgs, CompressArgs, UnknownArgs>;
 
 // One complete command. APPEND never appears here: it is streamed (see
 // parser.h, AppendBegin).

@@ -923,6 +923,10 @@ constexpr Dispatch kVerbs[] = {
     {"ID", Verb::kId},
     {"GETQUOTA", Verb::kGetQuota},
     {"GETQUOTAROOT", Verb::kGetQuotaRoot},
+    {"COMPRESS", Verb::kCompress},
+    {"UNAUTHENTICATE", Verb::kUnauthenticate},
+    {"SORT", Verb::kSort},
+    {"THREAD", Verb::kThread},
 };
 
 // Parses the arguments of `cmd` (name and verb set) from `c`, positioned
@@ -938,8 +942,18 @@ bool parse_args(Cursor& c, Command* cmd) {
     case Verb::kClose:
     case Verb::kUnselect:
     case Verb::kIdle:
+    case Verb::kUnauthenticate:
       cmd->args = NoArgs{};
       return true;
+    case Verb::kSort:
+    case Verb::kThread:
+      return c.fail(cmd->name + " is not supported yet");
+    case Verb::kCompress: {
+      CompressArgs a;
+      if (!c.sp() || !c.keyword(&a.mechanism)) return false;
+      cmd->args = std::move(a);
+      return true;
+    }
     case Verb::kExpunge: {
       ExpungeArgs a;
       if (cmd->uid) {
