@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log/log.h"
+#include "core/net/worker.h"
 #include "core/util/utf7.h"
 #include "imap/recent.h"
 
@@ -68,6 +69,27 @@ proto::Limits parser_limits(const core::config::Config& cfg) {
 
 }  // namespace
 
+// IDLE state. File watchers and the timer are libuv handles on the
+// connection's loop; they are closed (asynchronously) when IDLE ends, and
+// their contexts hold only a weak reference to the session.
+struct Session::Idle {
+  struct Watch {
+    uv_fs_event_t handle{};
+    std::weak_ptr<Session> session;
+  };
+  struct Tick {
+    uv_timer_t handle{};
+    std::weak_ptr<Session> session;
+  };
+  std::vector<Watch*> watches;
+  Tick* tick = nullptr;
+  bool syncing = false;   // a sync job is on the pool
+  bool again = false;     // a change arrived during that job
+  bool stopping = false;  // DONE arrived while syncing: answer when it ends
+  std::string done_line;
+  std::chrono::steady_clock::time_point last_output;
+};
+
 Session::Session(core::server::Services& services, std::shared_ptr<const core::server::Runtime> rt)
     : services_(services), rt_(std::move(rt)), parser_(parser_limits(rt_->config())) {}
 
@@ -87,7 +109,8 @@ std::string Session::capabilities() const {
   }
   caps +=
       " LITERAL+ ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
-      " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN";
+      " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN IDLE";
+  if (!conn().compression_active()) caps += " COMPRESS=DEFLATE";
   return caps;
 }
 
@@ -759,6 +782,150 @@ void Session::unselect() {
   if (state_ == State::kSelected) state_ = State::kAuthenticated;
 }
 
+void Session::start_idle() {
+  idle_ = std::make_unique<Idle>();
+  idle_->last_output = std::chrono::steady_clock::now();
+  write("+ idling\r\n");
+  auto self = shared_from_this();
+  std::weak_ptr<Session> weak = self;
+  uv_loop_t* loop = conn().worker().loop();
+  if (selected_) {
+    auto* worker = &conn().worker();
+    // In-process changes (other sessions, POP3, delivery in roostd).
+    selected_->mailbox->on_change([weak, worker]() {
+      worker->post([weak]() {
+        if (auto s = weak.lock()) s->idle_wake();
+      });
+    });
+    // Changes by other programs (roost deliver, an MTA or a script writing
+    // the Maildir).
+    for (const auto& path : selected_->mailbox->watch_paths()) {
+      auto* w = new Idle::Watch;
+      w->session = weak;
+      w->handle.data = w;
+      if (uv_fs_event_init(loop, &w->handle) != 0) {
+        delete w;
+        continue;
+      }
+      int rc = uv_fs_event_start(
+          &w->handle,
+          [](uv_fs_event_t* h, const char*, int, int) {
+            auto* ctx = static_cast<Idle::Watch*>(h->data);
+            if (auto s = ctx->session.lock()) s->idle_wake();
+          },
+          path.c_str(), 0);
+      if (rc != 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
+                 [](uv_handle_t* h) { delete static_cast<Idle::Watch*>(h->data); });
+        continue;
+      }
+      idle_->watches.push_back(w);
+    }
+  }
+  // One timer: the polling safety net and the keepalive.
+  const auto& limits = config().limits;
+  auto period = limits.idle_poll.count() > 0 ? limits.idle_poll : limits.idle_keepalive;
+  if (limits.idle_keepalive.count() > 0 && limits.idle_keepalive < period)
+    period = limits.idle_keepalive;
+  if (period.count() > 0) {
+    auto* t = new Idle::Tick;
+    t->session = weak;
+    t->handle.data = t;
+    uv_timer_init(loop, &t->handle);
+    uv_timer_start(
+        &t->handle,
+        [](uv_timer_t* h) {
+          auto* ctx = static_cast<Idle::Tick*>(h->data);
+          if (auto s = ctx->session.lock()) s->idle_tick();
+        },
+        static_cast<uint64_t>(period.count()), static_cast<uint64_t>(period.count()));
+    idle_->tick = t;
+  }
+  expect_line([this](std::string_view line) { idle_done(line); });
+  // Whatever changed between the previous command and now.
+  idle_wake();
+}
+
+void Session::stop_idle() {
+  if (!idle_) return;
+  for (auto* w : idle_->watches) {
+    uv_fs_event_stop(&w->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&w->handle),
+             [](uv_handle_t* h) { delete static_cast<Idle::Watch*>(h->data); });
+  }
+  idle_->watches.clear();
+  if (idle_->tick) {
+    uv_timer_stop(&idle_->tick->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&idle_->tick->handle),
+             [](uv_handle_t* h) { delete static_cast<Idle::Tick*>(h->data); });
+    idle_->tick = nullptr;
+  }
+  if (selected_) selected_->mailbox->on_change(nullptr);
+}
+
+void Session::idle_tick() {
+  if (!idle_ || ended_ || conn().closed()) return;
+  const auto& limits = config().limits;
+  auto now = std::chrono::steady_clock::now();
+  if (limits.idle_keepalive.count() > 0 && now - idle_->last_output >= limits.idle_keepalive) {
+    write("* OK Still here\r\n");
+    idle_->last_output = now;
+  }
+  if (limits.idle_poll.count() > 0) idle_wake();
+}
+
+void Session::idle_wake() {
+  if (!idle_ || !selected_ || ended_ || conn().closed()) return;
+  if (idle_->syncing) {
+    idle_->again = true;
+    return;
+  }
+  idle_->syncing = true;
+  auto* mb = selected_->mailbox.get();
+  auto result = std::make_shared<store::Result<store::SyncResult>>(store::SyncResult{});
+  auto self = shared_from_this();
+  bool queued = conn().offload(
+      services_.store_pool(), self, [mb, result]() { *result = mb->sync(); },
+      [this, self, mb, result]() {
+        if (!idle_) return;
+        idle_->syncing = false;
+        if (ended_ || !selected_ || selected_->mailbox.get() != mb) return;
+        if (*result) merge_sync(**result);
+        if (ended_) return;
+        announce(/*expunge_allowed=*/true);
+        idle_->last_output = std::chrono::steady_clock::now();
+        if (idle_->stopping) {
+          auto line = std::move(idle_->done_line);
+          idle_->stopping = false;
+          return idle_done(line);
+        }
+        if (idle_->again) {
+          idle_->again = false;
+          idle_wake();
+        }
+      });
+  if (!queued) idle_->syncing = false;  // the next tick tries again
+}
+
+void Session::idle_done(std::string_view line) {
+  if (!idle_) return;
+  if (idle_->syncing) {
+    // Answer after the running sync: one store call at a time per session.
+    stop_idle();
+    idle_->stopping = true;
+    idle_->done_line = std::string(line);
+    busy_ = true;
+    resumed_ = false;
+    conn().pause_reading();
+    return;
+  }
+  stop_idle();
+  idle_.reset();
+  resumed_ = false;
+  if (proto::is_done(line)) return ok("IDLE terminated");
+  bad("Expected DONE to end IDLE");
+}
+
 void Session::logout() {
   write("* BYE Logging out\r\n");
   state_ = State::kLogout;
@@ -769,6 +936,7 @@ void Session::logout() {
 void Session::end(std::string_view farewell) {
   if (ended_) return;
   ended_ = true;
+  stop_idle();
   line_fn_ = nullptr;
   std::string out;
   proto::untagged(out, Status::kBye, std::nullopt, farewell);
@@ -796,6 +964,7 @@ void Session::on_kick(std::string_view reason) {
 
 void Session::on_closed() {
   ended_ = true;
+  stop_idle();
   auto& info = conn().info();
   if (holds_user_slot_) {
     holds_user_slot_ = false;
@@ -812,6 +981,24 @@ void Session::on_closed() {
                        {"bytes_in", conn().bytes_in()},
                        {"bytes_out", conn().bytes_out()},
                        {"duration_ms", static_cast<int64_t>(ms)}});
+}
+
+void Session::start_compression() {
+  std::string out;
+  proto::tagged(out, tag_, Status::kOk, std::nullopt, "DEFLATE active");
+  write(out);
+  // A client must wait for this OK before it compresses; anything it sent
+  // after the command in the meantime was neither plain nor compressed
+  // reliably, so it is dropped as for STARTTLS.
+  parser_.clear();
+  line_fn_ = nullptr;
+  if (!conn().start_compression()) {
+    // The OK is out, so the client now compresses: nothing sane can follow.
+    ended_ = true;
+    conn().abort();
+    return;
+  }
+  command_done();
 }
 
 }  // namespace imap

@@ -157,6 +157,9 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   bool plaintext_ok(std::string_view address = {}) const;
   bool starttls_available() const;
   void start_tls();
+  // COMPRESS DEFLATE: the tagged OK goes out uncompressed, then the
+  // connection compresses both ways (RFC 4978), then the next command.
+  void start_compression();
   // AUTHENTICATE continuation: the next line goes to `fn`.
   void expect_line(std::function<void(std::string_view)> fn);
 
@@ -169,6 +172,11 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   // EXAMINE), or leaves it (CLOSE / UNSELECT / failed SELECT).
   void select(std::unique_ptr<store::Mailbox> mailbox, std::string name, bool read_only);
   void unselect();
+
+  // IDLE (RFC 2177): "+ idling", then changes are pushed as they happen
+  // (store change callbacks, file watchers on the mailbox's directories, a
+  // slow poll as a safety net) with a keepalive, until the client sends DONE.
+  void start_idle();
 
   // LOGOUT: "* BYE", then the tagged OK, then close.
   void logout();
@@ -194,6 +202,10 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   void command_done();
   void produce_step();
   void end(std::string_view farewell);
+  void idle_wake();
+  void idle_tick();
+  void stop_idle();
+  void idle_done(std::string_view line);
 
   core::server::Services& services_;
   std::shared_ptr<const core::server::Runtime> rt_;
@@ -230,6 +242,9 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
     bool more = true;
   };
   std::unique_ptr<Producer> producer_;
+
+  struct Idle;
+  std::unique_ptr<Idle> idle_;
 
  public:
   std::shared_ptr<AppendState> append_;  // APPEND in progress (append.cpp)

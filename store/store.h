@@ -197,6 +197,12 @@ class Mailbox {
 
   // Registers interest in changes; replaces any earlier callback; empty clears.
   virtual void on_change(ChangeCallback cb) = 0;
+
+  // Directories whose changes mean the mailbox may have changed outside this
+  // process (another program delivering or renaming files): a front-end may
+  // watch them (inotify) and sync when they change. Empty when the backend
+  // has nothing to watch; on_change covers changes made in-process.
+  virtual std::vector<std::string> watch_paths() const { return {}; }
 };
 
 struct QuotaUsage {

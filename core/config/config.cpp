@@ -1195,6 +1195,10 @@ void read_limits(Reader& r, const YAML::Node& node, int line, Limits& s) {
       dur(s.auth_cache_ttl);
     } else if (key == "output_buffer") {
       size(s.output_buffer, 4096);
+    } else if (key == "idle_keepalive") {
+      dur(s.idle_keepalive);
+    } else if (key == "idle_poll") {
+      dur(s.idle_poll);
     } else {
       r.unknown_key("limits", key, l);
     }

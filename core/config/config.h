@@ -92,7 +92,9 @@ struct Limits {
   uint32_t store_workers = 4;          // store I/O threads
   uint32_t auth_queue = 256;           // pending hash checks before "try later"
   Duration auth_cache_ttl = std::chrono::seconds(60);
-  uint64_t output_buffer = 256 * 1024;  // per connection, before reading pauses
+  uint64_t output_buffer = 256 * 1024;                // per connection, before reading pauses
+  Duration idle_keepalive = std::chrono::minutes(2);  // IMAP IDLE "* OK Still here"
+  Duration idle_poll = std::chrono::seconds(30);      // IMAP IDLE re-check without a change event
 };
 
 struct CidrRange {

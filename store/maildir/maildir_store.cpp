@@ -327,6 +327,10 @@ class MailboxImpl final : public Mailbox {
     slot_->cb = std::move(cb);
   }
 
+  std::vector<std::string> watch_paths() const override {
+    return {st_->dir + "/cur", st_->dir + "/new"};
+  }
+
  private:
   MessageMeta* find_view(uint32_t uid) {
     auto it = std::lower_bound(view_.begin(), view_.end(), uid,
