@@ -7,7 +7,7 @@ packages=(
   # build
   g++ meson ninja-build pkg-config
   libuv1-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev
-  libcrypt-dev libargon2-dev libidn2-dev
+  libcrypt-dev libargon2-dev libidn2-dev zlib1g-dev
   # fuzzing (clang's libFuzzer)
   clang libclang-rt-14-dev
   # tests: outside clients and hash tools

@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 
 #include "core/log/log.h"
+#include "core/net/deflate.h"
 #include "core/net/pool.h"
 #include "core/net/worker.h"
 #include "core/tls/tls.h"
@@ -26,6 +27,16 @@ struct WriteReq {
 uv_handle_t* H(void* p) {
   return static_cast<uv_handle_t*>(p);
 }
+
+// COMPRESS=DEFLATE output: level 6 with a 4 KiB window and memLevel 5 keeps
+// the compressor near 38 KiB per connection (zlib's defaults take ~268 KiB).
+constexpr int kDeflateLevel = 6;
+constexpr int kDeflateWindowBits = 12;
+constexpr int kDeflateMemLevel = 5;
+// Inflated input goes to the session in pieces of at most this size, and only
+// while reading is not paused, so a small compressed burst cannot expand into
+// one huge buffer.
+constexpr size_t kInflateChunk = 64 * 1024;
 
 }  // namespace
 
@@ -113,7 +124,11 @@ void Connection::handle_input(const char* data, size_t n) {
   touch();
   auto keep = session_;
   if (!tls_) {
-    if (!closing_ && keep) keep->on_data(std::string_view(data, n));
+    if (inflater_) {
+      inflate_input(std::string_view(data, n));
+    } else if (!closing_ && keep) {
+      keep->on_data(std::string_view(data, n));
+    }
     return;
   }
   bool ok = tls_->feed(std::string_view(data, n));
@@ -138,11 +153,99 @@ void Connection::handle_input(const char* data, size_t n) {
     abort();
     return;
   }
-  if (!plain.empty() && !closing_ && keep) keep->on_data(plain);
+  if (!plain.empty() && !closing_ && keep) {
+    if (inflater_) {
+      inflate_input(plain);
+    } else {
+      keep->on_data(plain);
+    }
+  }
   if (tls_ && tls_->peer_closed()) close();
 }
 
+void Connection::inflate_input(std::string_view compressed) {
+  if (!inflater_->feed(compressed)) {
+    compression_failed(inflater_->error());
+    return;
+  }
+  deliver_inflated();
+}
+
+void Connection::deliver_inflated() {
+  // Stops while the session has paused reading: the rest stays compressed in
+  // the inflater until resume_reading().
+  while (inflater_ && !closed_ && !closing_ && !paused_) {
+    std::string plain;
+    if (!inflater_->read(&plain, kInflateChunk)) {
+      compression_failed(inflater_->error());
+      return;
+    }
+    if (plain.empty()) break;
+    auto keep = session_;
+    if (!keep) break;
+    keep->on_data(plain);
+  }
+}
+
+void Connection::schedule_inflated() {
+  if (inflate_posted_ || closed_) return;
+  inflate_posted_ = true;
+  std::weak_ptr<Connection> weak = shared_from_this();
+  worker_.post([weak] {
+    auto c = weak.lock();
+    if (!c) return;
+    c->inflate_posted_ = false;
+    if (!c->closed_) c->deliver_inflated();
+  });
+}
+
+void Connection::compression_failed(std::string_view reason) {
+  log::warn("compress", {{"proto", config::to_string(info_.protocol)},
+                         {"session", info_.id},
+                         {"remote", info_.remote_ip},
+                         {"result", "fail"},
+                         {"reason", reason}});
+  abort();
+}
+
+bool Connection::start_compression() {
+  if (closed_ || deflater_) return false;
+  auto d = std::make_unique<Deflater>(kDeflateLevel, kDeflateWindowBits, kDeflateMemLevel);
+  auto i = std::make_unique<Inflater>();
+  if (!d->ok() || !i->ok()) {
+    log::warn("compress", {{"proto", config::to_string(info_.protocol)},
+                           {"session", info_.id},
+                           {"result", "fail"},
+                           {"reason", !d->ok() ? d->error() : i->error()}});
+    return false;
+  }
+  deflater_ = std::move(d);
+  inflater_ = std::move(i);
+  log::debug("compress",
+             {{"proto", config::to_string(info_.protocol)},
+              {"session", info_.id},
+              {"mechanism", "DEFLATE"},
+              {"memory", static_cast<uint64_t>(deflater_->memory() + inflater_->memory())}});
+  return true;
+}
+
 void Connection::write(std::string_view bytes) {
+  if (closed_ || bytes.empty()) return;
+  if (deflater_) {
+    // One write is one batch: it ends with a sync flush so the client can
+    // decode the whole of it at once.
+    std::string z;
+    if (!deflater_->compress(bytes, &z)) {
+      compression_failed(deflater_->error());
+      return;
+    }
+    send_wire(std::move(z));
+    return;
+  }
+  send_wire(std::string(bytes));
+}
+
+void Connection::send_wire(std::string bytes) {
   if (closed_ || bytes.empty()) return;
   if (tls_) {
     if (!tls_->write_plain(bytes)) {
@@ -151,7 +254,7 @@ void Connection::write(std::string_view bytes) {
     }
     flush_tls();
   } else {
-    send_raw(std::string(bytes));
+    send_raw(std::move(bytes));
   }
 }
 
@@ -217,6 +320,9 @@ void Connection::pause_reading() {
 void Connection::resume_reading() {
   paused_ = false;
   update_reading();
+  // Input inflated but held back while paused: hand it over from the loop,
+  // not from inside the caller (usually the session itself).
+  if (inflater_ && inflater_->pending()) schedule_inflated();
 }
 
 void Connection::update_reading() {
@@ -266,6 +372,14 @@ void Connection::finish_close() {
   uv_close(H(&idle_timer_), &Connection::on_close_cb);
   uv_close(H(&delay_timer_), &Connection::on_close_cb);
   worker_.remove_connection(this);
+  if (deflater_) {
+    log::debug("compress", {{"proto", config::to_string(info_.protocol)},
+                            {"session", info_.id},
+                            {"in_plain", inflater_->total_out()},
+                            {"in_wire", inflater_->total_in()},
+                            {"out_plain", deflater_->total_in()},
+                            {"out_wire", deflater_->total_out()}});
+  }
   if (auto hook = std::move(close_hook_)) hook();
   if (auto s = std::move(session_)) {
     s->on_closed();

@@ -28,6 +28,8 @@ class Engine;
 
 namespace core::net {
 
+class Deflater;
+class Inflater;
 class Worker;
 class Pool;
 class Connection;
@@ -105,6 +107,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // plaintext it buffered beyond the command.
   void start_tls(std::shared_ptr<tls::Context> ctx);
 
+  // Turns on raw DEFLATE compression (IMAP COMPRESS=DEFLATE, RFC 4978) above
+  // TLS: everything written before goes out as it was; every later write is
+  // compressed and sync-flushed, and every byte read after is inflated before
+  // the session sees it. A corrupt stream from the client closes the
+  // connection. Returns false when already on or when zlib could not start.
+  bool start_compression();
+  bool compression_active() const { return deflater_ != nullptr; }
+
   // Flushes queued output, then closes. Idempotent.
   void close();
 
@@ -138,6 +148,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void handle_input(const char* data, size_t n);
   void send_raw(std::string bytes);
   void flush_tls();
+  void send_wire(std::string bytes);
+  void inflate_input(std::string_view compressed);
+  void deliver_inflated();
+  void schedule_inflated();
+  void compression_failed(std::string_view reason);
   void update_reading();
   void touch();
   void finish_close();
@@ -151,6 +166,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::shared_ptr<Session> session_;
   std::shared_ptr<Connection> self_;  // alive until every handle is closed
   std::unique_ptr<tls::Engine> tls_;
+  std::unique_ptr<Deflater> deflater_;  // COMPRESS=DEFLATE: output
+  std::unique_ptr<Inflater> inflater_;  // and input
+  bool inflate_posted_ = false;         // a deliver_inflated() is queued on the loop
   bool tls_logged_ = false;
   std::function<void()> delayed_;
   std::function<void()> close_hook_;
