@@ -144,6 +144,34 @@ struct SearchArgs {
   bool operator==(const SearchArgs&) const = default;
 };
 
+// ---------------------------------------------------------------- SORT / THREAD
+
+// One SORT criterion (RFC 5256, RFC 5957): the key upper-cased as sent
+// ("ARRIVAL", "DISPLAYFROM" ...); the session rejects names it does not know.
+struct SortCriterion {
+  std::string key;
+  bool reverse = false;
+  bool operator==(const SortCriterion&) const = default;
+};
+
+// SORT / UID SORT, with the ESORT return options (RFC 5267).
+struct SortArgs {
+  std::vector<SortCriterion> criteria;   // at least one
+  std::vector<std::string> return_opts;  // upper-cased; present == has_return
+  bool has_return = false;               // "RETURN (...)" given (ESEARCH answer)
+  std::string charset;                   // mandatory in SORT, as sent
+  SearchKey program;                     // kind == kAnd
+  bool operator==(const SortArgs&) const = default;
+};
+
+// THREAD / UID THREAD (RFC 5256).
+struct ThreadArgs {
+  std::string algorithm;  // upper-cased, e.g. "REFERENCES"
+  std::string charset;    // as sent
+  SearchKey program;      // kind == kAnd
+  bool operator==(const ThreadArgs&) const = default;
+};
+
 // ---------------------------------------------------------------- FETCH
 
 struct Section {
@@ -345,10 +373,10 @@ enum class Verb {
   kUnknown,
 };
 
-using Args =
-    std::variant<NoArgs, LoginArgs, AuthenticateArgs, EnableArgs, SelectArgs, CreateArgs,
-                 MailboxArgs, RenameArgs, ListArgs, StatusArgs, ExpungeArgs, SearchArgs, FetchArgs,
-                 StoreArgs, CopyArgs, IdArgs, QuotaRootArgs, CompressArgs, UnknownArgs>;
+using Args = std::variant<NoArgs, LoginArgs, AuthenticateArgs, EnableArgs, SelectArgs, CreateArgs,
+                          MailboxArgs, RenameArgs, ListArgs, StatusArgs, ExpungeArgs, SearchArgs,
+                          FetchArgs, StoreArgs, CopyArgs, IdArgs, QuotaRootArgs, CompressArgs,
+                          SortArgs, ThreadArgs, UnknownArgs>;
 
 // One complete command. APPEND never appears here: it is streamed (see
 // parser.h, AppendBegin).

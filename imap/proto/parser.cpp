@@ -842,6 +842,37 @@ bool search_args(Cursor& c, SearchArgs* a) {
   return search_group(c, &a->program, 0, '\0');
 }
 
+// SORT: [SP "RETURN" SP "(" opts ")"] SP "(" criteria ")" SP charset SP keys
+bool sort_args(Cursor& c, SortArgs* a) {
+  if (!c.sp()) return false;
+  if (c.try_keyword("RETURN")) {
+    a->has_return = true;
+    if (!c.sp() || !c.keyword_list(&a->return_opts, true) || !c.sp()) return false;
+  }
+  if (!c.expect('(', "expected sort criteria")) return false;
+  while (true) {
+    SortCriterion k;
+    if (!c.keyword(&k.key)) return false;
+    if (k.key == "REVERSE") {
+      k.reverse = true;
+      if (!c.sp() || !c.keyword(&k.key)) return false;
+    }
+    a->criteria.push_back(std::move(k));
+    if (c.eat(')')) break;
+    if (!c.sp()) return false;
+  }
+  if (!c.sp() || !c.astring(&a->charset) || !c.sp()) return false;
+  return search_group(c, &a->program, 0, '\0');
+}
+
+// THREAD: SP algorithm SP charset SP keys
+bool thread_args(Cursor& c, ThreadArgs* a) {
+  if (!c.sp() || !c.keyword(&a->algorithm) || !c.sp() || !c.astring(&a->charset) || !c.sp()) {
+    return false;
+  }
+  return search_group(c, &a->program, 0, '\0');
+}
+
 bool id_args(Cursor& c, IdArgs* a) {
   if (!c.sp()) return false;
   if (c.try_keyword("NIL")) return true;
@@ -945,9 +976,18 @@ bool parse_args(Cursor& c, Command* cmd) {
     case Verb::kUnauthenticate:
       cmd->args = NoArgs{};
       return true;
-    case Verb::kSort:
-    case Verb::kThread:
-      return c.fail(cmd->name + " is not supported yet");
+    case Verb::kSort: {
+      SortArgs a;
+      if (!sort_args(c, &a)) return false;
+      cmd->args = std::move(a);
+      return true;
+    }
+    case Verb::kThread: {
+      ThreadArgs a;
+      if (!thread_args(c, &a)) return false;
+      cmd->args = std::move(a);
+      return true;
+    }
     case Verb::kCompress: {
       CompressArgs a;
       if (!c.sp() || !c.keyword(&a.mechanism)) return false;
@@ -1148,7 +1188,7 @@ std::variant<Command, ParseError> parse_command(std::string_view text) {
     cmd.uid = true;
     if (!c.sp() || !c.keyword(&cmd.name)) return ParseError{cmd.tag, c.error()};
     if (cmd.name != "FETCH" && cmd.name != "SEARCH" && cmd.name != "STORE" && cmd.name != "COPY" &&
-        cmd.name != "MOVE" && cmd.name != "EXPUNGE") {
+        cmd.name != "MOVE" && cmd.name != "EXPUNGE" && cmd.name != "SORT" && cmd.name != "THREAD") {
       return ParseError{cmd.tag, "unknown UID command " + cmd.name};
     }
   }

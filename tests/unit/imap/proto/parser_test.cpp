@@ -905,3 +905,80 @@ TEST_CASE("a large APPEND and pipelined commands around it") {
   CHECK(std::get<Command>(evs[5]).tag == "p4");
   CHECK(std::get<Command>(evs[6]).verb == Verb::kLogout);
 }
+
+TEST_CASE("SORT and THREAD") {
+  using K = SearchKey::Kind;
+  Command c = one("a SORT (SUBJECT) UTF-8 ALL");
+  CHECK(c.verb == Verb::kSort);
+  CHECK_FALSE(c.uid);
+  auto s = args_of<SortArgs>(c);
+  REQUIRE(s.criteria.size() == 1);
+  CHECK(s.criteria[0] == SortCriterion{"SUBJECT", false});
+  CHECK(s.charset == "UTF-8");
+  CHECK_FALSE(s.has_return);
+  REQUIRE(s.program.children.size() == 1);
+  CHECK(s.program.children[0].kind == K::kAll);
+
+  c =
+      one("a uid sort (reverse arrival cc Date reverse DISPLAYFROM) \"us-ascii\" "
+          "SUBJECT {3+}\r\na b UNSEEN");
+  CHECK(c.uid);
+  CHECK(c.name == "SORT");
+  s = args_of<SortArgs>(c);
+  REQUIRE(s.criteria.size() == 4);
+  CHECK(s.criteria[0] == SortCriterion{"ARRIVAL", true});
+  CHECK(s.criteria[1] == SortCriterion{"CC", false});
+  CHECK(s.criteria[2] == SortCriterion{"DATE", false});
+  CHECK(s.criteria[3] == SortCriterion{"DISPLAYFROM", true});
+  CHECK(s.charset == "us-ascii");
+  REQUIRE(s.program.children.size() == 2);
+  CHECK(s.program.children[0].text == "a b");
+  CHECK(s.program.children[1].kind == K::kUnseen);
+
+  s = args_of<SortArgs>(one("a SORT RETURN (MIN count) (SIZE) UTF-8 1:* NOT (SEEN)"));
+  CHECK(s.has_return);
+  CHECK(s.return_opts == std::vector<std::string>{"MIN", "COUNT"});
+  CHECK(s.criteria == std::vector<SortCriterion>{{"SIZE", false}});
+  REQUIRE(s.program.children.size() == 2);
+  CHECK(s.program.children[0].set == set_of({{1, kStar}}));
+  s = args_of<SortArgs>(one("a SORT RETURN () (TO) UTF-8 ALL"));
+  CHECK(s.has_return);
+  CHECK(s.return_opts.empty());
+  // Unknown keys are the session's business (BAD there).
+  s = args_of<SortArgs>(one("a SORT (FROB) UTF-8 ALL"));
+  CHECK(s.criteria[0].key == "FROB");
+
+  bad("a SORT");
+  bad("a SORT ()");
+  bad("a SORT () UTF-8 ALL");
+  bad("a SORT (SUBJECT)");
+  bad("a SORT (SUBJECT) UTF-8");
+  bad("a SORT (SUBJECT) UTF-8 ");
+  bad("a SORT SUBJECT UTF-8 ALL");
+  bad("a SORT (REVERSE) UTF-8 ALL");
+  bad("a SORT (SUBJECT ) UTF-8 ALL");
+  bad("a SORT (SUBJECT) UTF-8 FROB");
+  bad("a SORT RETURN ALL (SUBJECT) UTF-8 ALL");
+  bad("a SORT RETURN (ALL) UTF-8 ALL");
+
+  c = one("a THREAD references UTF-8 ALL");
+  CHECK(c.verb == Verb::kThread);
+  auto t = args_of<ThreadArgs>(c);
+  CHECK(t.algorithm == "REFERENCES");
+  CHECK(t.charset == "UTF-8");
+  REQUIRE(t.program.children.size() == 1);
+  c = one("a UID THREAD ORDEREDSUBJECT {5+}\r\nUTF-8 (FROM x SEEN) 2:4");
+  CHECK(c.uid);
+  t = args_of<ThreadArgs>(c);
+  CHECK(t.algorithm == "ORDEREDSUBJECT");
+  CHECK(t.charset == "UTF-8");
+  REQUIRE(t.program.children.size() == 2);
+  CHECK(t.program.children[0].kind == K::kAnd);
+  CHECK(t.program.children[1].set == set_of({{2, 4}}));
+
+  bad("a THREAD");
+  bad("a THREAD REFERENCES");
+  bad("a THREAD REFERENCES UTF-8");
+  bad("a THREAD (REFERENCES) UTF-8 ALL");
+  bad("a UID FROB 1");
+}
