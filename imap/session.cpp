@@ -109,7 +109,8 @@ std::string Session::capabilities() const {
   }
   caps +=
       " LITERAL+ ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
-      " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN IDLE";
+      " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN IDLE CONDSTORE"
+      " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS";
   if (!conn().compression_active()) caps += " COMPRESS=DEFLATE";
   return caps;
 }
@@ -430,6 +431,7 @@ void Session::announce(bool expunge_allowed) {
       uint32_t flags = m->flags;
       if (!rev2_ && sel.recent.count(uid)) flags |= proto::kFlagRecent;
       proto::write_flag_list(out, flags, m->keywords);
+      if (condstore_) out += " MODSEQ (" + std::to_string(m->modseq) + ")";
       out += ")\r\n";
     }
     sel.pending_flags.clear();

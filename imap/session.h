@@ -93,6 +93,10 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   // UTF8=ACCEPT or IMAP4rev2 enabled: names and strings go out as UTF-8.
   proto::Utf8Mode utf8() const { return utf8_ ? proto::Utf8Mode::kOn : proto::Utf8Mode::kOff; }
   bool rev2() const { return rev2_; }
+  // CONDSTORE (RFC 7162) is on once the client used a CONDSTORE-enabling
+  // command: unsolicited FETCH responses then carry MODSEQ.
+  bool condstore() const { return condstore_; }
+  void enable_condstore() { condstore_ = true; }
   // ENABLE bookkeeping (ENABLE handler).
   void enable_utf8() { utf8_ = true; }
   void enable_rev2() { rev2_ = true; }
@@ -219,6 +223,7 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   bool holds_user_slot_ = false;
   bool utf8_ = false;
   bool rev2_ = false;
+  bool condstore_ = false;
   bool synced_ = false;  // the selected mailbox was synced during this command
   uint32_t bad_commands_ = 0;
   uint32_t too_long_ = 0;

@@ -19,6 +19,7 @@ struct FetchJob {
   std::vector<uint32_t> uids;  // to answer, ascending
   bool uid_command = false;
   bool modseq = false;         // CHANGEDSINCE given: MODSEQ in every answer
+  bool condstore = false;      // CONDSTORE on: MODSEQ wherever FLAGS changed
   bool mark_seen = false;      // some attribute sets \Seen and the mailbox is writable
   bool needs_message = false;  // some attribute needs the stored bytes
   bool rev2 = false;
@@ -69,7 +70,7 @@ bool next_message(Session& s, FetchJob& job) {
     o.seq = seq;
     o.uid = job.uid_command;
     o.flags = job.seen_set.count(uid) > 0;
-    o.modseq = job.modseq;
+    o.modseq = job.modseq || (job.condstore && o.flags);
     o.recent = !job.rev2 && sel.recent.count(uid) > 0;
     o.utf8 = job.utf8;
     job.writer.reset();
@@ -143,6 +144,11 @@ void cmd_fetch(Session& s, const proto::Command& c) {
   job->atts = args.atts;
   job->uid_command = c.uid;
   job->modseq = args.changed_since.has_value();
+  for (const proto::FetchAtt& a : args.atts) {
+    if (a.kind == proto::FetchAtt::Kind::kModSeq) s.enable_condstore();
+  }
+  if (job->modseq) s.enable_condstore();  // RFC 7162 3.1: CONDSTORE-enabling
+  job->condstore = s.condstore();
   job->rev2 = s.rev2();
   job->utf8 = s.utf8();
   bool seen = false;

@@ -178,11 +178,7 @@ void cmd_search(Session& s, const proto::Command& c) {
     return;
   }
 
-  if (program->uses_modseq()) {
-    // The MODSEQ key belongs to CONDSTORE (RFC 7162), which is not offered yet.
-    s.bad("SEARCH MODSEQ needs CONDSTORE, which this server does not offer");
-    return;
-  }
+  if (program->uses_modseq()) s.enable_condstore();  // RFC 7162 3.1.5
 
   auto job = std::make_shared<SearchJob>(std::move(*program));
   job->tag = c.tag;

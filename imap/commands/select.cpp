@@ -10,8 +10,12 @@ namespace imap {
 using proto::Code;
 
 void open_selected(Session& s, const proto::SelectArgs& args, bool read_only) {
-  if (!args.params.empty()) {
-    return s.bad("SELECT parameters (CONDSTORE, QRESYNC) are not supported");
+  for (const auto& p : args.params) {
+    if (p.kind == proto::Value::Kind::kAtom && proto::to_upper(p.text) == "CONDSTORE") {
+      s.enable_condstore();  // RFC 7162 3.1.8
+    } else {
+      return s.bad("Unknown SELECT parameter (QRESYNC is not offered)");
+    }
   }
   bool had_selected = s.has_selected();
   s.unselect();
@@ -84,6 +88,10 @@ void open_selected(Session& s, const proto::SelectArgs& args, bool read_only) {
                         "UIDs valid");
         proto::untagged(out, proto::Status::kOk, proto::code_uidnext(status.uidnext),
                         "Predicted next UID");
+        // RFC 7162 3.1.2.1: mod-sequences are persistent, so always.
+        proto::untagged(out, proto::Status::kOk,
+                        proto::code_highestmodseq(std::max<uint64_t>(status.highest_modseq, 1)),
+                        "Highest");
         s.write(out);
         s.select(std::move(mb), mbname, ro);
         s.selected().recent = std::move(recent);

@@ -20,6 +20,9 @@ void cmd_status(Session& s, const proto::Command& c) {
   std::string error;
   auto items = mailbox::read_status_items(a.items, s.rev2(), &error);
   if (!items) return s.bad(error);
+  for (const auto& item : a.items) {
+    if (item == "HIGHESTMODSEQ") s.enable_condstore();  // RFC 7162 3.1
+  }
   std::string why;
   auto name = s.mailbox_name(a.mailbox, &why);
   if (!name) return s.no(why, proto::code_name(proto::Code::kCannot));

@@ -62,13 +62,15 @@ void cmd_store(Session& s, const proto::Command& c) {
   auto st = std::make_shared<Result>();
   auto* mb = sel.mailbox.get();
   bool conditional = args.unchanged_since.has_value();
+  if (conditional) s.enable_condstore();  // RFC 7162 3.1
+  bool with_modseq = s.condstore();
   s.run_store(
       [mb, uids, change, st, conditional]() {
         if (uids.empty()) return;
         auto r = mb->store_flags(uids, change, conditional ? &st->failed : nullptr);
         if (!r) st->err = r.error();
       },
-      [&s, &c, uids, st, silent = args.silent, conditional]() {
+      [&s, &c, uids, st, silent = args.silent, with_modseq]() {
         if (st->err) return s.fail(*st->err, "STORE");
         auto& sel = s.selected();
         std::string out;
@@ -76,15 +78,16 @@ void cmd_store(Session& s, const proto::Command& c) {
         s.write_new_keywords(out);
         for (uint32_t uid : uids) {
           if (std::binary_search(st->failed.begin(), st->failed.end(), uid)) continue;
-          if (silent && !conditional) continue;
+          // .SILENT still reports MODSEQ under CONDSTORE (RFC 7162 3.2).
+          if (silent && !with_modseq) continue;
           uint32_t seq = sel.seq_of(uid);
           const auto* m = sel.meta(uid);
           if (!seq || !m) continue;
           out += "* " + std::to_string(seq) + " FETCH (";
           if (c.uid) out += "UID " + std::to_string(uid) + " ";
-          if (conditional) out += "MODSEQ (" + std::to_string(m->modseq) + ")";
+          if (with_modseq) out += "MODSEQ (" + std::to_string(m->modseq) + ")";
           if (!silent) {
-            if (conditional) out += " ";
+            if (with_modseq) out += " ";
             out += "FLAGS ";
             uint32_t flags = m->flags;
             if (!s.rev2() && sel.recent.count(uid)) flags |= proto::kFlagRecent;
