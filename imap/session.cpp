@@ -109,7 +109,7 @@ std::string Session::capabilities() const {
   }
   caps +=
       " LITERAL+ ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
-      " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN IDLE CONDSTORE"
+      " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN IDLE CONDSTORE UNAUTHENTICATE"
       " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS";
   if (!conn().compression_active()) caps += " COMPRESS=DEFLATE";
   return caps;
@@ -926,6 +926,28 @@ void Session::idle_done(std::string_view line) {
   resumed_ = false;
   if (proto::is_done(line)) return ok("IDLE terminated");
   bad("Expected DONE to end IDLE");
+}
+
+void Session::unauthenticate() {
+  stop_idle();
+  idle_.reset();
+  selected_.reset();
+  if (holds_user_slot_) {
+    holds_user_slot_ = false;
+    services_.registry().release_user(account_->address, conn().info().remote_ip);
+  }
+  services_.registry().set_account(id(), "", "");
+  log::info("unauthenticate", {{"proto", "imap"}, {"session", id()}, {"user", address()}});
+  account_.reset();
+  store_account_.reset();
+  claimed_.clear();
+  condstore_ = false;
+  utf8_ = false;
+  rev2_ = false;
+  state_ = State::kNotAuthenticated;
+  parser_.set_authenticated(false);
+  conn().set_idle_timeout(config().limits.idle_timeout.preauth);
+  ok("Not authenticated any more; log in again");
 }
 
 void Session::logout() {

@@ -182,6 +182,10 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   // slow poll as a safety net) with a keepalive, until the client sends DONE.
   void start_idle();
 
+  // UNAUTHENTICATE (RFC 8437): back to the not authenticated state on the
+  // same connection (TLS and compression stay on).
+  void unauthenticate();
+
   // LOGOUT: "* BYE", then the tagged OK, then close.
   void logout();
   void count_bad_command();
