@@ -978,7 +978,10 @@ void Session::on_idle_timeout() {
 
 void Session::on_shutdown() {
   shutting_down_ = true;
-  if (!busy_) end("Server shutting down");
+  // A session waiting for the client (IDLE, an AUTHENTICATE line, APPEND
+  // data) has nothing to finish: it ends now. A running store call
+  // finishes first (command_done ends the session).
+  if (!busy_ || resumed_) end("Server shutting down");
 }
 
 void Session::on_kick(std::string_view reason) {

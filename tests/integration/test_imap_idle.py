@@ -147,3 +147,16 @@ def test_idle_keepalive_and_timeout(roost_factory):
     got = read_until(c, lambda l: l.startswith("* BYE"), timeout=5)
     assert any(l.startswith("* BYE") for l in got), got
     assert c.closed()
+
+
+def test_sigterm_ends_idling_sessions_at_once(roost):
+    c = raw_login(roost)
+    c.ok("SELECT INBOX")
+    idle_start(c)
+    t0 = time.time()
+    assert roost.stop() == 0
+    # shutdown_grace is 3 s in the test config: an idling session must not
+    # hold the shutdown that long.
+    assert time.time() - t0 < 2.5
+    got = read_until(c, lambda l: l.startswith("* BYE"), timeout=1)
+    assert any(l.startswith("* BYE") for l in got), got
