@@ -110,7 +110,9 @@ std::string Session::capabilities() const {
   caps +=
       " LITERAL+ ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
       " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN IDLE CONDSTORE UNAUTHENTICATE"
-      " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS";
+      " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS"
+      " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
+  caps += " SEARCHRES MULTIAPPEND";
   if (!conn().compression_active()) caps += " COMPRESS=DEFLATE";
   return caps;
 }
@@ -394,6 +396,8 @@ void Session::announce(bool expunge_allowed) {
       if (!seq) continue;
       proto::untagged_number(out, seq, "EXPUNGE");
       sel.uids.erase(sel.uids.begin() + (seq - 1));
+      auto saved = std::lower_bound(saved_result_.begin(), saved_result_.end(), *it);
+      if (saved != saved_result_.end() && *saved == *it) saved_result_.erase(saved);
       sel.pending_flags.erase(*it);
       sel.recent.erase(*it);
     }
@@ -600,7 +604,10 @@ std::vector<uint32_t> Session::resolve(const proto::SequenceSet& set, bool uid, 
   if (!selected_) return out;
   const auto& uids = selected_->uids;
   if (set.saved) {
-    if (bad) *bad = true;
+    // "$" (RFC 5182): the saved UIDs the client still knows, whether the
+    // command takes UIDs or message numbers (a UID maps to its number).
+    for (uint32_t u : saved_result_)
+      if (selected_->seq_of(u)) out.push_back(u);
     return out;
   }
   if (uid) {
@@ -777,10 +784,18 @@ void Session::select(std::unique_ptr<store::Mailbox> mailbox, std::string name, 
   for (const auto& m : selected_->mailbox->messages()) selected_->uids.push_back(m.uid);
   state_ = State::kSelected;
   synced_ = true;
+  saved_result_.clear();
+}
+
+void Session::set_saved_result(std::vector<uint32_t> uids) {
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  saved_result_ = std::move(uids);
 }
 
 void Session::unselect() {
   selected_.reset();
+  saved_result_.clear();
   if (state_ == State::kSelected) state_ = State::kAuthenticated;
 }
 
@@ -932,6 +947,7 @@ void Session::unauthenticate() {
   stop_idle();
   idle_.reset();
   selected_.reset();
+  saved_result_.clear();
   if (holds_user_slot_) {
     holds_user_slot_ = false;
     services_.registry().release_user(account_->address, conn().info().remote_ip);

@@ -155,6 +155,13 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   // *bad is set when any number is 0 or above the message count.
   std::vector<uint32_t> resolve(const proto::SequenceSet& set, bool uid, bool* bad = nullptr) const;
 
+  // SEARCHRES (RFC 5182): the result saved by SEARCH RETURN (SAVE), as
+  // ascending UIDs, that "$" stands for. Empty after SELECT / EXAMINE /
+  // CLOSE / UNSELECT; expunged messages leave it when the EXPUNGE is sent.
+  // resolve() substitutes it for "$" in UID and message-number sets alike.
+  const std::vector<uint32_t>& saved_result() const { return saved_result_; }
+  void set_saved_result(std::vector<uint32_t> uids);
+
   // Login flow shared by LOGIN and AUTHENTICATE.
   void login(std::string address, std::string password, std::string mechanism);
   // Whether plaintext credentials may be sent now.
@@ -238,6 +245,7 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   std::optional<core::config::AccountView> account_;
   std::shared_ptr<store::Account> store_account_;
   std::unique_ptr<Selected> selected_;
+  std::vector<uint32_t> saved_result_;  // SEARCHRES "$", ascending UIDs
   std::shared_ptr<store::SyncResult> last_sync_;
   // UIDs this session claimed as \Recent, per mailbox and UIDVALIDITY: a
   // message stays recent for the session that first saw it, also when it

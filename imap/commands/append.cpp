@@ -1,9 +1,16 @@
 // APPEND (RFC 9051 6.3.12), streamed: the parser hands the message literal
 // over in chunks, which go to the store's AppendTx as they arrive (in
 // batches of up to kFlushAt bytes), so a large message is never held whole.
-// The message becomes visible when the literal ends and commit() has made
-// it durable; the answer carries APPENDUID (RFC 4315). Several messages in
-// one command (MULTIAPPEND syntax) are each committed as they end.
+// The answer carries APPENDUID (RFC 4315).
+//
+// MULTIAPPEND (RFC 3502): one command may carry several messages, and they
+// are saved all or none. Each message is written to its own AppendTx as it
+// streams in; the transactions stay open, uncommitted (so invisible), until
+// the last literal has arrived, and are then committed in order. Anything
+// that fails before (a bad flag, a store error, a too large or aborted
+// literal) destroys the open transactions, which discards them. Should a
+// commit itself fail after earlier ones of the same command succeeded, the
+// committed messages are expunged again before the NO.
 #include "imap/commands/commands.h"
 
 namespace imap {
@@ -12,7 +19,8 @@ using proto::Code;
 
 struct Session::AppendState {
   std::string mailbox;
-  std::unique_ptr<store::AppendTx> tx;
+  std::unique_ptr<store::AppendTx> tx;                  // the message streaming in
+  std::vector<std::unique_ptr<store::AppendTx>> ready;  // written, not committed
   std::string buffer;
   std::vector<uint32_t> uids;
   uint32_t uidvalidity = 0;
@@ -22,6 +30,8 @@ struct Session::AppendState {
 namespace {
 
 constexpr size_t kFlushAt = 1 << 20;
+// Messages of one command held open (one temporary file each) at most.
+constexpr size_t kMaxMessages = 1000;
 
 int64_t to_unix(const proto::DateTime& dt) {
   proto::CalendarDay day{dt.date.year, dt.date.month, dt.date.day};
@@ -57,6 +67,11 @@ void append_begin(Session& s, const proto::AppendBegin& b) {
   std::string why;
   if (!parse_flags(b.flags, &flags, &keywords, &why)) {
     return refuse(s, proto::Status::kBad, "", why);
+  }
+  if (b.index >= kMaxMessages) {
+    return refuse(s, proto::Status::kNo, proto::code_name(Code::kLimit),
+                  "Too many messages in one APPEND; at most " + std::to_string(kMaxMessages) +
+                      ", nothing was saved");
   }
   if (b.size == 0) {
     return refuse(s, proto::Status::kNo, proto::code_name(Code::kCannot),
@@ -110,7 +125,7 @@ void append_end(Session& s, bool last) {
   auto st = s.append_;
   auto account = s.account_ptr();
   s.run_store(
-      [st, account]() {
+      [st, account, last]() {
         if (st->error) return;
         if (!st->buffer.empty()) {
           if (auto r = st->tx->write(st->buffer); !r) {
@@ -118,14 +133,30 @@ void append_end(Session& s, bool last) {
             return;
           }
           st->buffer.clear();
+          st->buffer.shrink_to_fit();
         }
-        auto uid = st->tx->commit();
-        st->tx.reset();
-        if (!uid) {
-          st->error = uid.error();
+        st->ready.push_back(std::move(st->tx));
+        if (!last) return;
+        // The last literal is in: commit them all, in order.
+        for (auto& tx : st->ready) {
+          auto uid = tx->commit();
+          if (!uid) {
+            st->error = uid.error();
+            break;
+          }
+          st->uids.push_back(*uid);
+        }
+        st->ready.clear();  // uncommitted ones are discarded
+        if (st->error) {
+          if (!st->uids.empty()) {
+            // All or nothing: take back the ones already committed.
+            if (auto mb = account->open_mailbox(st->mailbox)) {
+              (void)(*mb)->expunge(st->uids);
+            }
+          }
+          st->uids.clear();
           return;
         }
-        st->uids.push_back(*uid);
         if (auto status = account->mailbox_status(st->mailbox)) {
           st->uidvalidity = status->uidvalidity;
         }

@@ -43,9 +43,14 @@ void cmd_thread(Session& s, const proto::Command& c);
 void cmd_compress(Session& s, const proto::Command& c);
 void cmd_idle(Session& s, const proto::Command& c);
 void cmd_unauthenticate(Session& s, const proto::Command& c);
+void cmd_getquota(Session& s, const proto::Command& c);
+void cmd_getquotaroot(Session& s, const proto::Command& c);
 
 // Shared by SELECT and EXAMINE (select.cpp).
 void open_selected(Session& s, const proto::SelectArgs& args, bool read_only);
+// QUOTA (RFC 9208), getquota.cpp: whether the policy has a quota root, its QUOTA line.
+bool has_quota_root(const core::config::Policy& p);
+std::string quota_line(const core::config::Policy& p, const store::QuotaUsage& used);
 // Shared by COPY and MOVE (copy.cpp).
 void copy_messages(Session& s, const proto::Command& c, bool move);
 // Parses a STORE / APPEND flag list into system flag bits and keywords;

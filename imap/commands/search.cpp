@@ -3,6 +3,12 @@
 // RFC 9051: MIN MAX COUNT ALL). MODSEQ keys add the highest MODSEQ of the
 // answer (RFC 7162 3.1.5). The evaluation itself is imap/search's Program,
 // run on the store pool in steps; at most one message is held in memory.
+//
+// SEARCHRES (RFC 5182): RETURN (SAVE) keeps the result in the session as
+// UIDs (all matches, or only the MIN / MAX ones when those are the only
+// other options); SAVE alone answers no ESEARCH line. A SAVE search that
+// ends in NO empties the saved result; BAD leaves it. "$" in the program is
+// replaced by the saved UIDs before it is compiled.
 #include <algorithm>
 #include <ctime>
 #include <memory>
@@ -42,6 +48,11 @@ struct SearchJob {
   bool uid_command = false;
   bool esearch = false;
   bool want_min = false, want_max = false, want_count = false, want_all = false;
+  bool silent = false;          // RETURN (SAVE) alone: no ESEARCH line
+  bool save = false;            // RETURN (SAVE ...)
+  bool save_all = false;        // ... of all matches, not only MIN / MAX
+  std::vector<uint32_t> saved;  // UIDs of the matches (save_all)
+  uint32_t first_uid = 0, last_uid = 0;
 
   size_t next = 0;  // index into Selected::uids
   bool line_started = false;
@@ -54,6 +65,7 @@ struct SearchJob {
 
 void finish_line(SearchJob& job, std::string& out) {
   const bool modseq = job.program.uses_modseq() && job.count > 0;
+  if (job.silent) return;
   if (!job.esearch) {
     if (!job.line_started) out += "* SEARCH";
     if (modseq) out += " (MODSEQ " + std::to_string(job.highest_modseq) + ")";
@@ -118,9 +130,12 @@ bool search_step(Session& s, SearchJob& job, std::string& out) {
     const uint32_t number = job.uid_command ? uid : m.seq;
     if (job.count == 0) {
       job.first = number;
+      job.first_uid = uid;
       job.first_modseq = meta->modseq;
     }
     job.last = number;
+    job.last_uid = uid;
+    if (job.save_all) job.saved.push_back(uid);
     job.last_modseq = meta->modseq;
     job.highest_modseq = std::max(job.highest_modseq, meta->modseq);
     ++job.count;
@@ -136,6 +151,41 @@ bool search_step(Session& s, SearchJob& job, std::string& out) {
   return false;
 }
 
+// Whether the program uses "$".
+bool uses_saved(const proto::SearchKey& key) {
+  using Kind = proto::SearchKey::Kind;
+  if ((key.kind == Kind::kUid || key.kind == Kind::kSequenceSet) && key.set.saved) return true;
+  for (const auto& child : key.children)
+    if (uses_saved(child)) return true;
+  return false;
+}
+
+// Replaces "$" by a UID set of the saved messages the client knows (the
+// same messages for "$" as message numbers and as UIDs).
+void substitute_saved(proto::SearchKey& key, const std::vector<proto::SeqRange>& saved) {
+  using Kind = proto::SearchKey::Kind;
+  if ((key.kind == Kind::kUid || key.kind == Kind::kSequenceSet) && key.set.saved) {
+    key.kind = Kind::kUid;
+    key.set.saved = false;
+    key.set.ranges = saved;
+  }
+  for (auto& child : key.children) substitute_saved(child, saved);
+}
+
+std::vector<proto::SeqRange> saved_ranges(Session& s) {
+  std::vector<proto::SeqRange> out;
+  proto::SequenceSet dollar;
+  dollar.saved = true;
+  for (uint32_t uid : s.resolve(dollar, /*uid=*/true)) {
+    if (!out.empty() && out.back().hi + 1 == uid) {
+      out.back().hi = uid;
+    } else {
+      out.push_back(proto::SeqRange{uid, uid});
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void cmd_search(Session& s, const proto::Command& c) {
@@ -147,7 +197,7 @@ void cmd_search(Session& s, const proto::Command& c) {
   bounds.max_uid = sel.uids.empty() ? 0 : sel.uids.back();
   bounds.now = static_cast<int64_t>(std::time(nullptr));
 
-  bool min = false, max = false, count = false, all = false;
+  bool min = false, max = false, count = false, all = false, save = false;
   for (const std::string& opt : args.return_opts) {
     if (opt == "MIN") {
       min = true;
@@ -158,8 +208,7 @@ void cmd_search(Session& s, const proto::Command& c) {
     } else if (opt == "ALL") {
       all = true;
     } else if (opt == "SAVE") {
-      s.bad("RETURN (SAVE) is not supported (no SEARCHRES)");
-      return;
+      save = true;
     } else {
       s.bad("Unknown RETURN option " + opt);
       return;
@@ -167,10 +216,17 @@ void cmd_search(Session& s, const proto::Command& c) {
   }
 
   search::CompileError err;
-  std::optional<search::Program> program =
-      search::Program::compile(args.program, args.charset, bounds, &err);
+  std::optional<search::Program> program;
+  if (uses_saved(args.program)) {
+    proto::SearchKey key = args.program;
+    substitute_saved(key, saved_ranges(s));
+    program = search::Program::compile(key, args.charset, bounds, &err);
+  } else {
+    program = search::Program::compile(args.program, args.charset, bounds, &err);
+  }
   if (!program) {
     if (err.kind == search::CompileError::Kind::kBadCharset) {
+      if (save) s.set_saved_result({});  // RFC 5182 2.1: a failed SAVE empties "$"
       s.no("Unknown charset", "BADCHARSET (" + std::string(search::kAdvertisedCharsets) + ")");
     } else {
       s.bad(err.text.empty() ? "Invalid search program" : err.text);
@@ -185,7 +241,15 @@ void cmd_search(Session& s, const proto::Command& c) {
   job->uid_command = c.uid;
   // RETURN () means ALL; IMAP4rev2 answers every SEARCH with ESEARCH.
   job->esearch = args.has_return || s.rev2();
-  if (job->esearch && !min && !max && !count && !all) all = true;
+  if (job->esearch && !min && !max && !count && !all) {
+    if (save) {
+      job->silent = true;
+    } else {
+      all = true;
+    }
+  }
+  job->save = save;
+  job->save_all = save && (job->silent || all || count);
   job->want_min = min;
   job->want_max = max;
   job->want_count = count;
@@ -195,9 +259,21 @@ void cmd_search(Session& s, const proto::Command& c) {
   s.produce([sp, job](std::string& out) { return search_step(*sp, *job, out); },
             [sp, job] {
               if (job->unreadable > 0) {
+                if (job->save) sp->set_saved_result({});
                 sp->no("Some messages could not be read",
                        proto::code_name(proto::Code::kUnavailable));
               } else {
+                if (job->save) {
+                  if (job->save_all) {
+                    sp->set_saved_result(std::move(job->saved));
+                  } else {
+                    // RFC 5182 2.4: SAVE with only MIN and / or MAX keeps those.
+                    std::vector<uint32_t> v;
+                    if (job->count > 0 && job->want_min) v.push_back(job->first_uid);
+                    if (job->count > 0 && job->want_max) v.push_back(job->last_uid);
+                    sp->set_saved_result(std::move(v));
+                  }
+                }
                 sp->ok("Search completed");
               }
             });

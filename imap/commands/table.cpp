@@ -44,6 +44,8 @@ constexpr CommandSpec kCommands[] = {
     {Verb::kCompress,     &cmd_compress,     false,    true,  true},
     {Verb::kIdle,         &cmd_idle,         false,    true,  true},
     {Verb::kUnauthenticate, &cmd_unauthenticate, false, true, true},
+    {Verb::kGetQuota,     &cmd_getquota,     false,    true,  true},
+    {Verb::kGetQuotaRoot, &cmd_getquotaroot, false,    true,  true},
 };
 // clang-format on
 }  // namespace

@@ -22,16 +22,19 @@ std::string_view status_item_name(StatusItem item) {
       return "SIZE";
     case StatusItem::kHighestModSeq:
       return "HIGHESTMODSEQ";
+    case StatusItem::kDeletedStorage:
+      return "DELETED-STORAGE";
   }
   return "MESSAGES";
 }
 
 std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::string> names,
-                                                         bool rev2, std::string* error) {
-  static constexpr StatusItem kAll[] = {StatusItem::kMessages, StatusItem::kRecent,
-                                        StatusItem::kUidNext,  StatusItem::kUidValidity,
-                                        StatusItem::kUnseen,   StatusItem::kDeleted,
-                                        StatusItem::kSize,     StatusItem::kHighestModSeq};
+                                                         bool rev2, std::string* error,
+                                                         bool deleted_storage) {
+  static constexpr StatusItem kAll[] = {
+      StatusItem::kMessages,    StatusItem::kRecent,        StatusItem::kUidNext,
+      StatusItem::kUidValidity, StatusItem::kUnseen,        StatusItem::kDeleted,
+      StatusItem::kSize,        StatusItem::kHighestModSeq, StatusItem::kDeletedStorage};
   if (names.empty()) {
     *error = "STATUS needs at least one item";
     return std::nullopt;
@@ -42,7 +45,8 @@ std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::st
     for (StatusItem item : kAll) {
       if (n == status_item_name(item)) found = item;
     }
-    if (!found || (rev2 && *found == StatusItem::kRecent)) {
+    if (!found || (rev2 && *found == StatusItem::kRecent) ||
+        (!deleted_storage && *found == StatusItem::kDeletedStorage)) {
       std::string shown = n.size() > 40 ? n.substr(0, 40) : n;
       *error = "Unknown STATUS item " + shown;
       return std::nullopt;
@@ -52,9 +56,21 @@ std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::st
   return out;
 }
 
+bool wants_deleted_storage(std::span<const StatusItem> items) {
+  return std::find(items.begin(), items.end(), StatusItem::kDeletedStorage) != items.end();
+}
+
+uint64_t deleted_storage(std::span<const store::MessageMeta> messages) {
+  uint64_t total = 0;
+  for (const auto& m : messages) {
+    if (m.flags & store::kDeleted) total += m.size;
+  }
+  return total;
+}
+
 void write_status(std::string& out, std::string_view name, const store::MailboxStatus& status,
-                  std::span<const StatusItem> items, uint32_t recent,
-                  const NameWriter& write_name) {
+                  std::span<const StatusItem> items, uint32_t recent, const NameWriter& write_name,
+                  uint64_t deleted_storage) {
   out += "* STATUS ";
   write_name(out, name);
   out += " (";
@@ -89,6 +105,9 @@ void write_status(std::string& out, std::string_view name, const store::MailboxS
         break;
       case StatusItem::kHighestModSeq:
         value = status.highest_modseq;
+        break;
+      case StatusItem::kDeletedStorage:
+        value = deleted_storage;
         break;
     }
     out += std::to_string(value);

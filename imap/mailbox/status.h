@@ -1,7 +1,7 @@
 // STATUS items (RFC 9051 6.3.11, RFC 3501 6.3.10, RFC 8438 SIZE, RFC 7162
-// HIGHESTMODSEQ): reading the requested item names and writing the untagged
-// STATUS response. Shared by STATUS and LIST RETURN (STATUS ...) (RFC 5819).
-// Pure functions: no I/O, no store calls.
+// HIGHESTMODSEQ, RFC 9208 DELETED-STORAGE): reading the requested item names and writing the
+// untagged STATUS response. Shared by STATUS and LIST RETURN (STATUS ...) (RFC 5819). Pure
+// functions: no I/O, no store calls.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +28,7 @@ enum class StatusItem {
   kDeleted,
   kSize,
   kHighestModSeq,
+  kDeletedStorage,  // RFC 9208 4.2: octets an EXPUNGE would free (sum of \Deleted sizes)
 };
 
 std::string_view status_item_name(StatusItem item);
@@ -35,14 +36,26 @@ std::string_view status_item_name(StatusItem item);
 // The items of a STATUS request (names upper-cased by the parser), in the
 // order asked, repeats dropped. nullopt with *error set (for BAD) on an
 // empty list, an unknown name, or RECENT when `rev2` (IMAP4rev2 has no
-// RECENT).
+// RECENT). DELETED-STORAGE is known only with `deleted_storage` (the caller
+// can compute it: STATUS can, LIST RETURN (STATUS ...) does not).
 std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::string> names,
-                                                         bool rev2, std::string* error);
+                                                         bool rev2, std::string* error,
+                                                         bool deleted_storage = false);
+
+// True when `items` asks for DELETED-STORAGE (which needs the mailbox's
+// messages, not just its store::MailboxStatus).
+bool wants_deleted_storage(std::span<const StatusItem> items);
+
+// The DELETED-STORAGE value of a mailbox view: the sum of the sizes of its
+// messages flagged \Deleted.
+uint64_t deleted_storage(std::span<const store::MessageMeta> messages);
 
 // "* STATUS <name> (<item> <value> ...)\r\n" in the order of `items`.
 // `recent` is the RECENT value (the session's \Recent count when the mailbox
-// is the selected one, else 0).
+// is the selected one, else 0). `deleted_storage` is the DELETED-STORAGE
+// value (see deleted_storage()).
 void write_status(std::string& out, std::string_view name, const store::MailboxStatus& status,
-                  std::span<const StatusItem> items, uint32_t recent, const NameWriter& write_name);
+                  std::span<const StatusItem> items, uint32_t recent, const NameWriter& write_name,
+                  uint64_t deleted_storage = 0);
 
 }  // namespace imap::mailbox

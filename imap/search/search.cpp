@@ -120,7 +120,8 @@ struct Compiler {
       case Kind::kSequenceSet:
         if (key.set.saved) {
           error->kind = CompileError::Kind::kSavedResult;
-          error->text = "No saved search result ($): SEARCHRES is not supported";
+          error->text =
+              "A saved search result ($) cannot be used here (SORT and THREAD do not take it)";
           return false;
         }
         out->ranges = key.set.resolve(key.kind == Kind::kUid ? bounds.max_uid : bounds.max_seq);

@@ -79,3 +79,37 @@ TEST_CASE("STATUS item errors") {
   CHECK(items->front() == StatusItem::kMessages);
   CHECK(items->back() == StatusItem::kHighestModSeq);
 }
+
+TEST_CASE("STATUS DELETED-STORAGE (RFC 9208)") {
+  std::string error;
+  std::vector<std::string> names{"DELETED", "DELETED-STORAGE"};
+  // Only where the caller can compute it (STATUS, not LIST RETURN STATUS).
+  CHECK_FALSE(read_status_items(names, false, &error).has_value());
+  CHECK(error.find("DELETED-STORAGE") != std::string::npos);
+  auto items = read_status_items(names, true, &error, true);
+  REQUIRE(items.has_value());
+  CHECK(imap::mailbox::wants_deleted_storage(*items));
+  std::vector<std::string> plain{"DELETED"};
+  auto no_storage = read_status_items(plain, false, &error, true);
+  REQUIRE(no_storage.has_value());
+  CHECK_FALSE(imap::mailbox::wants_deleted_storage(*no_storage));
+
+  std::vector<store::MessageMeta> msgs(3);
+  msgs[0].size = 100;
+  msgs[0].flags = store::kDeleted | store::kSeen;
+  msgs[1].size = 2000;
+  msgs[1].flags = store::kSeen;
+  msgs[2].size = 5000;
+  msgs[2].flags = store::kDeleted;
+  CHECK(imap::mailbox::deleted_storage(msgs) == 5100);
+  CHECK(imap::mailbox::deleted_storage({}) == 0);
+
+  store::MailboxStatus st;
+  st.messages = 3;
+  st.deleted = 2;
+  std::string out;
+  write_status(
+      out, "INBOX", st, *items, 0,
+      [](std::string& o, std::string_view n) { imap::proto::write_mailbox(o, n); }, 5100);
+  CHECK(out == "* STATUS INBOX (DELETED 2 DELETED-STORAGE 5100)\r\n");
+}
