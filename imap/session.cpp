@@ -113,6 +113,8 @@ std::string Session::capabilities() const {
       " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS"
       " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
   caps += " SEARCHRES MULTIAPPEND";
+  // RFC 7889: one limit for every mailbox, the APPEND literal cap.
+  caps += " APPENDLIMIT=" + std::to_string(config().limits.literal_size);
   if (!conn().compression_active()) caps += " COMPRESS=DEFLATE";
   return caps;
 }

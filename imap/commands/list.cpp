@@ -23,6 +23,7 @@ struct ListJob {
   mailbox::ListOptions options;
   std::string selected_name;  // for RECENT in LIST-STATUS
   uint32_t selected_recent = 0;
+  uint64_t append_limit = 0;  // APPENDLIMIT (RFC 7889)
   bool loaded = false;
   std::vector<mailbox::ListEntry> entries;
   size_t next = 0;
@@ -34,6 +35,7 @@ struct ListJob {
 void cmd_list(Session& s, const proto::Command& c) {
   const auto& a = std::get<proto::ListArgs>(c.args);
   auto job = std::make_shared<ListJob>();
+  job->append_limit = s.config().limits.literal_size;
   std::string error;
   if (!mailbox::read_list_options(a, s.rev2(), &job->options, &error)) return s.bad(error);
 
@@ -85,7 +87,8 @@ void cmd_list(Session& s, const proto::Command& c) {
           auto st = job->account->mailbox_status(e.name);
           if (!st) continue;
           const uint32_t recent = e.name == job->selected_name ? job->selected_recent : 0;
-          mailbox::write_status(out, e.name, *st, job->options.status_items, recent, write_name);
+          mailbox::write_status(out, e.name, *st, job->options.status_items, recent, write_name, 0,
+                                job->append_limit);
         }
         return job->next < job->entries.size();
       },

@@ -77,7 +77,7 @@ void cmd_status(Session& s, const proto::Command& c) {
         mailbox::write_status(
             out, n, *r, items, recent.value_or(unclaimed),
             [&s](std::string& o, std::string_view nm) { s.write_mailbox(o, nm); },
-            result->deleted_storage);
+            result->deleted_storage, s.config().limits.literal_size);
         s.write(out);
         s.ok("STATUS completed");
       });

@@ -24,6 +24,8 @@ std::string_view status_item_name(StatusItem item) {
       return "HIGHESTMODSEQ";
     case StatusItem::kDeletedStorage:
       return "DELETED-STORAGE";
+    case StatusItem::kAppendLimit:
+      return "APPENDLIMIT";
   }
   return "MESSAGES";
 }
@@ -31,10 +33,11 @@ std::string_view status_item_name(StatusItem item) {
 std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::string> names,
                                                          bool rev2, std::string* error,
                                                          bool deleted_storage) {
-  static constexpr StatusItem kAll[] = {
-      StatusItem::kMessages,    StatusItem::kRecent,        StatusItem::kUidNext,
-      StatusItem::kUidValidity, StatusItem::kUnseen,        StatusItem::kDeleted,
-      StatusItem::kSize,        StatusItem::kHighestModSeq, StatusItem::kDeletedStorage};
+  static constexpr StatusItem kAll[] = {StatusItem::kMessages,       StatusItem::kRecent,
+                                        StatusItem::kUidNext,        StatusItem::kUidValidity,
+                                        StatusItem::kUnseen,         StatusItem::kDeleted,
+                                        StatusItem::kSize,           StatusItem::kHighestModSeq,
+                                        StatusItem::kDeletedStorage, StatusItem::kAppendLimit};
   if (names.empty()) {
     *error = "STATUS needs at least one item";
     return std::nullopt;
@@ -70,7 +73,7 @@ uint64_t deleted_storage(std::span<const store::MessageMeta> messages) {
 
 void write_status(std::string& out, std::string_view name, const store::MailboxStatus& status,
                   std::span<const StatusItem> items, uint32_t recent, const NameWriter& write_name,
-                  uint64_t deleted_storage) {
+                  uint64_t deleted_storage, uint64_t append_limit) {
   out += "* STATUS ";
   write_name(out, name);
   out += " (";
@@ -108,6 +111,13 @@ void write_status(std::string& out, std::string_view name, const store::MailboxS
         break;
       case StatusItem::kDeletedStorage:
         value = deleted_storage;
+        break;
+      case StatusItem::kAppendLimit:
+        if (append_limit == 0) {
+          out += "NIL";
+          continue;
+        }
+        value = append_limit;
         break;
     }
     out += std::to_string(value);

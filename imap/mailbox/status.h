@@ -29,6 +29,7 @@ enum class StatusItem {
   kSize,
   kHighestModSeq,
   kDeletedStorage,  // RFC 9208 4.2: octets an EXPUNGE would free (sum of \Deleted sizes)
+  kAppendLimit,     // RFC 7889: the largest message APPEND accepts here
 };
 
 std::string_view status_item_name(StatusItem item);
@@ -53,9 +54,10 @@ uint64_t deleted_storage(std::span<const store::MessageMeta> messages);
 // "* STATUS <name> (<item> <value> ...)\r\n" in the order of `items`.
 // `recent` is the RECENT value (the session's \Recent count when the mailbox
 // is the selected one, else 0). `deleted_storage` is the DELETED-STORAGE
-// value (see deleted_storage()).
+// value (see deleted_storage()). `append_limit` is the APPENDLIMIT value
+// (0 writes NIL: no limit).
 void write_status(std::string& out, std::string_view name, const store::MailboxStatus& status,
                   std::span<const StatusItem> items, uint32_t recent, const NameWriter& write_name,
-                  uint64_t deleted_storage = 0);
+                  uint64_t deleted_storage = 0, uint64_t append_limit = 0);
 
 }  // namespace imap::mailbox
