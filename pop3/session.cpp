@@ -132,22 +132,7 @@ bool Session::stls_available() const {
 }
 
 bool Session::plaintext_ok(std::string_view address) const {
-  if (conn().secure()) return true;
-  auto rt = services_.runtime();
-  core::config::Policy policy = rt->config().policy;
-  if (!address.empty()) {
-    if (auto acct = rt->directory->find_account(address)) {
-      policy = acct->policy;
-    } else {
-      auto at = address.rfind('@');
-      if (at != std::string_view::npos) {
-        if (const auto* d = rt->directory->find_domain(address.substr(at + 1))) {
-          d->policy.apply(policy);
-        }
-      }
-    }
-  }
-  return core::auth::plaintext_allowed(rt->config(), policy, false);
+  return services_.auth().plaintext_ok(address, conn().secure());
 }
 
 void Session::expect_sasl_line(std::function<void(std::string_view)> fn) {

@@ -170,6 +170,25 @@ void AuthService::clear_cache() {
   g_cache.clear();
 }
 
+bool AuthService::plaintext_ok(std::string_view address, bool secure) const {
+  if (secure) return true;
+  auto rt = services_.runtime();
+  config::Policy policy = rt->config().policy;
+  if (!address.empty()) {
+    if (auto acct = rt->directory->find_account(address)) {
+      policy = acct->policy;
+    } else {
+      auto at = address.rfind('@');
+      if (at != std::string_view::npos) {
+        if (const auto* d = rt->directory->find_domain(address.substr(at + 1))) {
+          d->policy.apply(policy);
+        }
+      }
+    }
+  }
+  return auth::plaintext_allowed(rt->config(), policy, false);
+}
+
 void AuthService::login(const std::shared_ptr<net::Session>& session, Attempt attempt,
                         std::function<void(const Outcome&)> done) {
   auto conn = session->conn_ptr();

@@ -101,6 +101,12 @@ class AuthService {
   void login(const std::shared_ptr<net::Session>& session, Attempt attempt,
              std::function<void(const Outcome&)> done);
 
+  // Whether plaintext credentials may be sent now (POP3 USER/AUTH, IMAP
+  // LOGIN/AUTHENTICATE/LOGINDISABLED): always over a secure connection,
+  // else per the policy of `address` (its account, else its domain, else
+  // the server's; empty address: the server's).
+  bool plaintext_ok(std::string_view address, bool secure) const;
+
  private:
   Services& services_;
   auth::Throttle throttle_;

@@ -2,6 +2,11 @@
 // named after the command. UID forms share the handler (Command::uid).
 #pragma once
 
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "imap/search/search.h"
 #include "imap/session.h"
 
 namespace imap {
@@ -51,6 +56,14 @@ void open_selected(Session& s, const proto::SelectArgs& args, bool read_only);
 // QUOTA (RFC 9208), getquota.cpp: whether the policy has a quota root, its QUOTA line.
 bool has_quota_root(const core::config::Policy& p);
 std::string quota_line(const core::config::Policy& p, const store::QuotaUsage& used);
+// Shared by SEARCH, SORT and THREAD (search.cpp): compiles a search program
+// for the selected mailbox. On failure it answers itself (NO [BADCHARSET]
+// after calling `on_bad_charset`, or BAD) and returns nullopt.
+std::optional<search::Program> compile_search(Session& s, const proto::SearchKey& program,
+                                              const std::optional<std::string>& charset,
+                                              const std::function<void()>& on_bad_charset = {});
+// Shared by SUBSCRIBE and UNSUBSCRIBE (subscribe.cpp).
+void set_subscription(Session& s, const proto::Command& c, bool subscribed);
 // Shared by COPY and MOVE (copy.cpp).
 void copy_messages(Session& s, const proto::Command& c, bool move);
 // Parses a STORE / APPEND flag list into system flag bits and keywords;

@@ -188,14 +188,28 @@ std::vector<proto::SeqRange> saved_ranges(Session& s) {
 
 }  // namespace
 
-void cmd_search(Session& s, const proto::Command& c) {
-  const auto& args = std::get<proto::SearchArgs>(c.args);
-  Selected& sel = s.selected();
-
+std::optional<search::Program> compile_search(Session& s, const proto::SearchKey& program,
+                                              const std::optional<std::string>& charset,
+                                              const std::function<void()>& on_bad_charset) {
+  const Selected& sel = s.selected();
   search::Bounds bounds;
   bounds.max_seq = static_cast<uint32_t>(sel.uids.size());
   bounds.max_uid = sel.uids.empty() ? 0 : sel.uids.back();
   bounds.now = static_cast<int64_t>(std::time(nullptr));
+  search::CompileError err;
+  auto compiled = search::Program::compile(program, charset, bounds, &err);
+  if (compiled) return compiled;
+  if (err.kind == search::CompileError::Kind::kBadCharset) {
+    if (on_bad_charset) on_bad_charset();
+    s.no("Unknown charset", "BADCHARSET (" + std::string(search::kAdvertisedCharsets) + ")");
+  } else {
+    s.bad(err.text.empty() ? "Invalid search program" : err.text);
+  }
+  return std::nullopt;
+}
+
+void cmd_search(Session& s, const proto::Command& c) {
+  const auto& args = std::get<proto::SearchArgs>(c.args);
 
   bool min = false, max = false, count = false, all = false, save = false;
   for (const std::string& opt : args.return_opts) {
@@ -215,24 +229,19 @@ void cmd_search(Session& s, const proto::Command& c) {
     }
   }
 
-  search::CompileError err;
+  // RFC 5182 2.1: a SAVE that fails empties "$".
+  auto on_bad_charset = [&s, save] {
+    if (save) s.set_saved_result({});
+  };
   std::optional<search::Program> program;
   if (uses_saved(args.program)) {
     proto::SearchKey key = args.program;
     substitute_saved(key, saved_ranges(s));
-    program = search::Program::compile(key, args.charset, bounds, &err);
+    program = compile_search(s, key, args.charset, on_bad_charset);
   } else {
-    program = search::Program::compile(args.program, args.charset, bounds, &err);
+    program = compile_search(s, args.program, args.charset, on_bad_charset);
   }
-  if (!program) {
-    if (err.kind == search::CompileError::Kind::kBadCharset) {
-      if (save) s.set_saved_result({});  // RFC 5182 2.1: a failed SAVE empties "$"
-      s.no("Unknown charset", "BADCHARSET (" + std::string(search::kAdvertisedCharsets) + ")");
-    } else {
-      s.bad(err.text.empty() ? "Invalid search program" : err.text);
-    }
-    return;
-  }
+  if (!program) return;
 
   if (program->uses_modseq()) s.enable_condstore();  // RFC 7162 3.1.5
 

@@ -5,7 +5,6 @@
 // steps, reading only the header of each message (and only when a key or
 // the program needs it); what is kept per match is its sort keys.
 #include <algorithm>
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,7 +118,6 @@ bool sort_step(Session& s, SortJob& job, std::string& out) {
 
 void cmd_sort(Session& s, const proto::Command& c) {
   const auto& args = std::get<proto::SortArgs>(c.args);
-  Selected& sel = s.selected();
 
   std::vector<sort::Criterion> criteria;
   bool needs_header = false;
@@ -152,21 +150,9 @@ void cmd_sort(Session& s, const proto::Command& c) {
     }
   }
 
-  search::Bounds bounds;
-  bounds.max_seq = static_cast<uint32_t>(sel.uids.size());
-  bounds.max_uid = sel.uids.empty() ? 0 : sel.uids.back();
-  bounds.now = static_cast<int64_t>(std::time(nullptr));
-  search::CompileError err;
-  std::optional<search::Program> program = search::Program::compile(
-      args.program, std::optional<std::string>(args.charset), bounds, &err);
-  if (!program) {
-    if (err.kind == search::CompileError::Kind::kBadCharset) {
-      s.no("Unknown charset", "BADCHARSET (" + std::string(search::kAdvertisedCharsets) + ")");
-    } else {
-      s.bad(err.text.empty() ? "Invalid search program" : err.text);
-    }
-    return;
-  }
+  std::optional<search::Program> program =
+      compile_search(s, args.program, std::optional<std::string>(args.charset));
+  if (!program) return;
   if (program->uses_modseq()) {
     s.bad("The MODSEQ search key is not supported in SORT");
     return;

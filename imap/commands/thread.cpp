@@ -3,7 +3,6 @@
 // is imap/search's, the algorithms imap/sort's. Runs on the store pool in
 // steps, reading only message headers; the answer is written in pieces.
 #include <algorithm>
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,7 +84,6 @@ bool thread_step(Session& s, ThreadJob& job, std::string& out) {
 
 void cmd_thread(Session& s, const proto::Command& c) {
   const auto& args = std::get<proto::ThreadArgs>(c.args);
-  Selected& sel = s.selected();
 
   std::optional<sort::Algorithm> algorithm = sort::algorithm_from_name(args.algorithm);
   if (!algorithm) {
@@ -93,21 +91,9 @@ void cmd_thread(Session& s, const proto::Command& c) {
     return;
   }
 
-  search::Bounds bounds;
-  bounds.max_seq = static_cast<uint32_t>(sel.uids.size());
-  bounds.max_uid = sel.uids.empty() ? 0 : sel.uids.back();
-  bounds.now = static_cast<int64_t>(std::time(nullptr));
-  search::CompileError err;
-  std::optional<search::Program> program = search::Program::compile(
-      args.program, std::optional<std::string>(args.charset), bounds, &err);
-  if (!program) {
-    if (err.kind == search::CompileError::Kind::kBadCharset) {
-      s.no("Unknown charset", "BADCHARSET (" + std::string(search::kAdvertisedCharsets) + ")");
-    } else {
-      s.bad(err.text.empty() ? "Invalid search program" : err.text);
-    }
-    return;
-  }
+  std::optional<search::Program> program =
+      compile_search(s, args.program, std::optional<std::string>(args.charset));
+  if (!program) return;
   if (program->uses_modseq()) {
     s.bad("The MODSEQ search key is not supported in THREAD");
     return;
