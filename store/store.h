@@ -87,6 +87,15 @@ struct MessageMeta {
   // at most 70 characters, never changes, never reused in this mailbox, survives
   // the loss of every index file.
   std::string uidl;
+  // When the message was put into this mailbox (APPEND, delivery, COPY/MOVE
+  // into it), seconds since the epoch (UTC): IMAP SAVEDATE (RFC 8514).
+  // 0 = not known (FETCH SAVEDATE then answers NIL).
+  int64_t save_date = 0;
+  // IMAP EMAILID (RFC 8474): 1-255 characters of [A-Za-z0-9_-]; the same for
+  // the life of the message, kept by copy_to (copy and move) so that every
+  // copy has the id of its source; never shared by two different messages
+  // of the account. Empty = not supported by the backend.
+  std::string email_id;
 };
 
 struct MailboxStatus {
@@ -195,6 +204,18 @@ class Mailbox {
       std::span<const uint32_t> uids, const std::string& dest, bool move,
       uint32_t* dest_uidvalidity) = 0;
 
+  // QRESYNC (RFC 7162): the UIDs expunged from this mailbox with a modseq
+  // above `modseq`, ascending, leaving out UIDs still in this handle's view
+  // (their expunge reaches the handle with its next sync). nullopt when the
+  // backend's memory of expunges does not reach back that far (retention,
+  // rebuilt index, lost memory file): the caller then works out the answer
+  // from the UIDs that still exist. Every expunge takes a new modseq and
+  // raises HIGHESTMODSEQ. The default remembers nothing.
+  virtual Result<std::optional<std::vector<uint32_t>>> expunged_since(uint64_t modseq) {
+    (void)modseq;
+    return std::optional<std::vector<uint32_t>>();
+  }
+
   // Registers interest in changes; replaces any earlier callback; empty clears.
   virtual void on_change(ChangeCallback cb) = 0;
 
@@ -208,6 +229,13 @@ class Mailbox {
 struct QuotaUsage {
   uint64_t bytes = 0;
   uint64_t messages = 0;
+};
+
+// An account's quota limits as its policy sets them; 0 = no limit.
+struct QuotaLimits {
+  uint64_t bytes = 0;     // octets (CRLF sizes, like MessageMeta::size)
+  uint64_t messages = 0;  // message count
+  bool operator==(const QuotaLimits&) const = default;
 };
 
 class Account {
@@ -227,6 +255,14 @@ class Account {
   // Renaming INBOX moves its messages into the new mailbox and leaves INBOX empty.
   virtual Result<void> rename_mailbox(const std::string& from, const std::string& to) = 0;
   virtual Result<void> set_subscribed(const std::string& name, bool subscribed) = 0;
+  // IMAP MAILBOXID (RFC 8474) of an existing mailbox: 1-255 characters of
+  // [A-Za-z0-9_-], unique in the account over time. It stays with the mailbox
+  // across renames (renaming INBOX: INBOX keeps its id, the new mailbox gets
+  // a new one), a mailbox deleted and created again gets a new one, and it
+  // survives the loss of every index file. kNotFound for a missing mailbox.
+  virtual Result<std::string> mailbox_id(const std::string& name) {
+    return core::fail(make_error(Errc::kNotFound, "mailbox ids not supported: " + name));
+  }
   // Subscribed names, including ones that do not exist (IMAP allows that).
   virtual Result<std::vector<std::string>> subscriptions() = 0;
 
@@ -235,11 +271,29 @@ class Account {
                                                          std::vector<std::string> keywords,
                                                          int64_t internal_date) = 0;
 
+  // Octets (sum of MessageMeta::size) and messages in every mailbox of the
+  // account. Cheap: the Maildir backend keeps a running total (maildirsize,
+  // docs/QUOTA.md) and only walks the mailboxes when that is missing or stale.
   virtual Result<QuotaUsage> quota_usage() = 0;
+
+  // Tells the backend the account's limits (from its policy) so that it can
+  // record them with the usage: the Maildir backend writes them as the
+  // definition line of maildirsize, and rewrites that file when they change.
+  // The store does not enforce them; front-ends and delivery compare
+  // quota_usage() with the policy. No I/O here: cheap to call before every
+  // quota_usage(). Backends without such a file ignore it.
+  virtual void set_quota_limits(const QuotaLimits& limits) { (void)limits; }
 
   // An exclusive, in-process named lease on this account (e.g. the POP3
   // maildrop lock). kLocked if another holder has it.
   virtual Result<std::unique_ptr<Lease>> try_lease(std::string_view name) = 0;
+
+  // Directories whose changes mean the account's mailbox list or its
+  // subscriptions may have changed (a mailbox created, deleted or renamed,
+  // a subscription changed), by this process or another program: a
+  // front-end may watch them (inotify) and look again when they change
+  // (IMAP NOTIFY). Empty when the backend has nothing to watch.
+  virtual std::vector<std::string> watch_paths() const { return {}; }
 };
 
 class Store {
@@ -257,10 +311,15 @@ struct MaildirOptions {
   // Where index files (a cache) live, absolute; e.g. "<state_dir>/index".
   std::string index_dir;
   bool fsync = true;  // tests may turn it off for speed; production never
+  // How long expunged UIDs are remembered for QRESYNC (limits.expunge_memory);
+  // 0 remembers nothing across reloads.
+  int64_t expunge_memory_seconds = 30 * 86400;
 };
 
 std::unique_ptr<Store> make_maildir_store(const MaildirOptions& options);
 std::unique_ptr<Store> make_memory_store();
+// The same, remembering expunged UIDs this long (seconds) for QRESYNC.
+std::unique_ptr<Store> make_memory_store(int64_t expunge_memory_seconds);
 
 // Validates a UTF-8 mailbox name (no empty components, no "." or "..", no
 // control characters, no leading/trailing '/', at most 255 bytes per component

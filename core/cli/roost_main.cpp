@@ -27,6 +27,7 @@
 #include "core/cli/check.h"
 #include "core/config/config.h"
 #include "core/config/directory.h"
+#include "delivery/delivery.h"
 #include "store/store.h"
 
 #ifndef ROOST_VERSION
@@ -297,13 +298,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// The domain part of an address, normalised (punycode, lower case).
-std::optional<std::string> address_domain(std::string_view address) {
-  auto at = address.rfind('@');
-  if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) return std::nullopt;
-  return config::normalize_domain(std::string(address.substr(at + 1)));
-}
-
 // A domain file that failed to load and whose name says it is for `domain`.
 const config::DomainFile* broken_file_for(const Env& env, const std::string& domain) {
   for (const auto& f : env.files) {
@@ -364,76 +358,29 @@ int cmd_pw(const std::vector<std::string>& args) {
 // ---------------------------------------------------------------------------
 // roost deliver
 
-// An anonymous temporary file holding the message, so its size is known
-// before anything is stored and nothing is held in memory.
-class Spool {
- public:
-  ~Spool() {
-    if (fd_ >= 0) close(fd_);
-  }
-  // Copies stdin into the spool. Returns "" or an error.
-  std::string fill_from_stdin() {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/roost-deliver-XXXXXX";
-    fd_ = mkstemp(pattern.data());
-    if (fd_ < 0) return "cannot create a temporary file: " + std::string(strerror(errno));
-    unlink(pattern.c_str());
-    std::vector<char> buf(kChunk);
-    for (;;) {
-      ssize_t n = read(STDIN_FILENO, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return "reading the message: " + std::string(strerror(errno));
-      if (n == 0) break;
-      for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(fd_, buf.data() + off, static_cast<size_t>(n - off));
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return "writing the temporary file: " + std::string(strerror(errno));
-        off += w;
-      }
-      size_ += static_cast<uint64_t>(n);
+// The message goes through the shared delivery path (delivery/): the same
+// recipient resolution, quota check and store write as LMTP. Unlike LMTP it
+// adds no trace headers: the contract is "stored as received".
+
+// Copies stdin into the spool. Returns "" or an error.
+std::string fill_from_stdin(delivery::Spool& spool) {
+  if (std::string e = spool.open(""); !e.empty()) return e;
+  std::vector<char> buf(kChunk);
+  for (;;) {
+    ssize_t n = read(STDIN_FILENO, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return "reading the message: " + std::string(strerror(errno));
+    if (n == 0) break;
+    if (std::string e = spool.append(std::string_view(buf.data(), static_cast<size_t>(n)));
+        !e.empty()) {
+      return e;
     }
-    return "";
   }
-  uint64_t size() const { return size_; }
-  int fd() const { return fd_; }
-
- private:
-  int fd_ = -1;
-  uint64_t size_ = 0;
-};
-
-struct Delivery {
-  config::AccountView view;
-  std::string folder;  // "+detail" folder asked for, may be empty
-  std::shared_ptr<store::Account> account;
-  std::string mailbox;
-  std::unique_ptr<store::AppendTx> tx;
-};
-
-// The existing mailbox called `name` (with any_case, also a unique match
-// ignoring ASCII case: "alice+news@" finds "News"); nullopt when there is none.
-store::Result<std::optional<std::string>> find_mailbox(store::Account& account,
-                                                       const std::string& name, bool any_case) {
-  auto status = account.mailbox_status(name);
-  if (status) return std::optional<std::string>(name);
-  if (status.error().code != store::Errc::kNotFound &&
-      status.error().code != store::Errc::kInvalidName) {
-    return core::fail(status.error());
-  }
-  if (!any_case) return std::optional<std::string>();
-  auto list = account.list_mailboxes();
-  if (!list) return core::fail(list.error());
-  std::optional<std::string> match;
-  for (const auto& info : *list) {
-    if (info.noselect || lower(info.name) != lower(name)) continue;
-    if (match) return std::optional<std::string>();  // ambiguous: INBOX
-    match = info.name;
-  }
-  return match;
+  return "";
 }
 
-int over_quota_code(const config::Policy& policy) {
-  return policy.quota_exceeded == config::QuotaExceeded::kReject ? kExCantCreate : kExTempFail;
+int over_quota_code(const delivery::Outcome& o) {
+  return o.defer ? kExTempFail : kExCantCreate;
 }
 
 int cmd_deliver(const std::vector<std::string>& args) {
@@ -456,45 +403,28 @@ int cmd_deliver(const std::vector<std::string>& args) {
 
   auto env = load_env(p.get("--config", kDefaultConfig), std::cerr);
   if (!env) return kExTempFail;
-  const config::Directory& dir = *env->dir;
 
-  std::vector<config::Recipient> recipients = dir.resolve_recipient(to);
-  if (recipients.empty()) {
-    auto domain = address_domain(to);
-    if (domain) {
-      if (const auto* broken = broken_file_for(*env, *domain)) {
-        std::cerr << "roost: " << to
-                  << ": the domain file is broken, try again later: " << first_error(*broken)
-                  << '\n';
-        return kExTempFail;
-      }
-    }
-    std::cerr << "roost: " << to << ": unknown recipient\n";
-    return kExNoUser;
+  delivery::Resolution res = delivery::resolve(*env->dir, to);
+  for (const auto& outside : res.remote) {
+    std::cerr << "roost: warning: " << to << ": not forwarding to " << outside
+              << " (outside address; roost does not relay)\n";
   }
-
-  std::vector<Delivery> deliveries;
-  std::set<std::string> seen;
-  for (const auto& r : recipients) {
-    if (!r.local) {
-      std::cerr << "roost: warning: " << to << ": not forwarding to " << r.address
-                << " (outside address; roost does not relay)\n";
-      continue;
-    }
-    auto view = dir.find_account(r.address);
-    if (!view || !view->domain || !view->account) {
-      std::cerr << "roost: " << to << ": alias target " << r.address << " is not an account\n";
+  switch (res.status) {
+    case delivery::Lookup::kFound:
+      break;
+    case delivery::Lookup::kDomainBroken:
+      std::cerr << "roost: " << to << ": " << res.reason << "; try again later\n";
       return kExTempFail;
-    }
-    if (!seen.insert(view->address).second) continue;
-    Delivery d;
-    d.view = std::move(*view);
-    d.folder = r.folder;
-    deliveries.push_back(std::move(d));
-  }
-  if (deliveries.empty()) {
-    std::cerr << "roost: " << to << ": no local recipient\n";
-    return kExNoUser;
+    case delivery::Lookup::kBadTarget:
+      std::cerr << "roost: " << to << ": " << res.reason << '\n';
+      return kExTempFail;
+    case delivery::Lookup::kNoLocal:
+      std::cerr << "roost: " << to << ": no local recipient\n";
+      return kExNoUser;
+    case delivery::Lookup::kUnknownUser:
+    case delivery::Lookup::kUnknownDomain:
+      std::cerr << "roost: " << to << ": unknown recipient\n";
+      return kExNoUser;
   }
 
   const config::Config& cfg = env->config;
@@ -513,117 +443,47 @@ int cmd_deliver(const std::vector<std::string>& args) {
     return kExTempFail;
   }
 
-  Spool spool;
-  if (std::string e = spool.fill_from_stdin(); !e.empty()) {
+  delivery::Spool spool;
+  if (std::string e = fill_from_stdin(spool); !e.empty()) {
     std::cerr << "roost: " << e << '\n';
     return kExTempFail;
   }
 
   // Open every account and check every quota before storing anything: a
   // message goes to all its local recipients or to none.
+  std::vector<delivery::Prepared> prepared(res.targets.size());
   int quota_code = kExOk;
-  for (auto& d : deliveries) {
-    auto acc = st->open_account(d.view.domain->name, d.view.account->name);
-    if (!acc) {
-      std::cerr << "roost: " << d.view.address << ": " << acc.error().message << '\n';
-      return kExTempFail;
+  for (size_t i = 0; i < res.targets.size(); ++i) {
+    const auto& t = res.targets[i];
+    auto o = delivery::prepare(*st, t, spool.size(), wanted_mailbox, &prepared[i]);
+    if (o.status == delivery::Status::kStored) continue;
+    std::cerr << "roost: " << t.view.address << ": " << o.reason << '\n';
+    if (o.status != delivery::Status::kOverQuota) {
+      return o.status == delivery::Status::kTooBig ? kExCantCreate : kExTempFail;
     }
-    d.account = std::move(acc.value());
-    (void)d.account->ensure_defaults(d.view.policy.special_use);
-
-    auto usage = d.account->quota_usage();
-    if (!usage) {
-      std::cerr << "roost: " << d.view.address << ": quota: " << usage.error().message << '\n';
-      return kExTempFail;
-    }
-    const config::Policy& pol = d.view.policy;
-    bool over_bytes = pol.quota != config::kUnlimited &&
-                      (usage->bytes > pol.quota || spool.size() > pol.quota - usage->bytes);
-    bool over_count =
-        pol.quota_messages != config::kUnlimited && usage->messages >= pol.quota_messages;
-    if (over_bytes || over_count) {
-      std::cerr << "roost: " << d.view.address << ": over quota (";
-      if (over_bytes) {
-        std::cerr << usage->bytes << " of " << pol.quota << " bytes used, the message has "
-                  << spool.size();
-      } else {
-        std::cerr << usage->messages << " of " << pol.quota_messages << " messages";
-      }
-      std::cerr << ")\n";
-      // One recipient that may have room later makes the whole delivery a retry.
-      int code = over_quota_code(pol);
-      if (quota_code != kExTempFail) quota_code = code;
-    }
-
-    // Mailbox: -m if it exists, else the +detail folder if it exists (the
-    // directory leaves `folder` empty when the policy delivers details into
-    // INBOX), else INBOX.
-    d.mailbox = "INBOX";
-    const bool detail = wanted_mailbox.empty();
-    const std::string& candidate = detail ? d.folder : wanted_mailbox;
-    if (!candidate.empty() && !store::is_inbox(candidate)) {
-      auto found = find_mailbox(*d.account, candidate, /*any_case=*/detail);
-      if (!found) {
-        std::cerr << "roost: " << d.view.address << ": " << candidate << ": "
-                  << found.error().message << '\n';
-        return kExTempFail;
-      }
-      if (*found) d.mailbox = **found;
-    }
+    // One recipient that may have room later makes the whole delivery a retry.
+    if (quota_code != kExTempFail) quota_code = over_quota_code(o);
   }
   if (quota_code != kExOk) return quota_code;
 
-  for (auto& d : deliveries) {
-    auto tx = d.account->begin_append(d.mailbox, 0, {}, 0);
-    if (!tx) {
-      std::cerr << "roost: " << d.view.address << ": " << d.mailbox << ": " << tx.error().message
-                << '\n';
-      if (tx.error().code == store::Errc::kOverQuota) return over_quota_code(d.view.policy);
-      if (tx.error().code == store::Errc::kTooBig) return kExCantCreate;
-      return kExTempFail;
-    }
-    d.tx = std::move(tx.value());
-  }
-
-  if (lseek(spool.fd(), 0, SEEK_SET) != 0) {
-    std::cerr << "roost: rewinding the temporary file: " << strerror(errno) << '\n';
-    return kExTempFail;
-  }
-  std::vector<char> buf(kChunk);
-  for (;;) {
-    ssize_t n = read(spool.fd(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      std::cerr << "roost: reading the temporary file: " << strerror(errno) << '\n';
-      return kExTempFail;
-    }
-    if (n == 0) break;
-    std::string_view chunk(buf.data(), static_cast<size_t>(n));
-    for (auto& d : deliveries) {
-      auto w = d.tx->write(chunk);
-      if (!w) {
-        std::cerr << "roost: " << d.view.address << ": " << w.error().message << '\n';
-        if (w.error().code == store::Errc::kOverQuota) return over_quota_code(d.view.policy);
-        if (w.error().code == store::Errc::kTooBig) return kExCantCreate;
-        return kExTempFail;
-      }
-    }
-  }
-
+  delivery::Options dopts;
+  dopts.state_dir = cfg.server.state_dir;
+  dopts.hostname = cfg.server.hostname;
   std::vector<std::string> done;
-  for (auto& d : deliveries) {
-    auto uid = d.tx->commit();
-    if (!uid) {
-      std::cerr << "roost: " << d.view.address << ": storing the message: " << uid.error().message
-                << '\n';
+  for (auto& pr : prepared) {
+    auto o = delivery::store_message(pr, "", spool, dopts);
+    if (o.status != delivery::Status::kStored) {
+      std::cerr << "roost: " << pr.target.view.address << ": " << o.reason << '\n';
       if (!done.empty()) {
         std::cerr << "roost: already stored for:";
         for (const auto& a : done) std::cerr << ' ' << a;
         std::cerr << '\n';
       }
+      if (o.status == delivery::Status::kOverQuota) return over_quota_code(o);
+      if (o.status == delivery::Status::kTooBig) return kExCantCreate;
       return kExTempFail;
     }
-    done.push_back(d.view.address);
+    done.push_back(pr.target.view.address);
   }
   return kExOk;
 }

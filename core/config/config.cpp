@@ -1169,6 +1169,8 @@ void read_limits(Reader& r, const YAML::Node& node, int line, Limits& s) {
           slot = &s.idle_timeout.lmtp;
         } else if (k2 == "preauth") {
           slot = &s.idle_timeout.preauth;
+        } else if (k2 == "quota_status") {
+          slot = &s.idle_timeout.quota_status;
         } else {
           r.unknown_key(p, k2, l2);
           return;
@@ -1199,6 +1201,18 @@ void read_limits(Reader& r, const YAML::Node& node, int line, Limits& s) {
       dur(s.idle_keepalive);
     } else if (key == "idle_poll") {
       dur(s.idle_poll);
+    } else if (key == "quota_status_line") {
+      size(s.quota_status_line, 64);
+    } else if (key == "quota_status_request") {
+      size(s.quota_status_request, 64);
+    } else if (key == "expunge_memory") {
+      dur(s.expunge_memory);
+    } else if (key == "notify_watch_mailboxes") {
+      count(s.notify_watch_mailboxes, false, 0);
+    } else if (key == "notify_backlog") {
+      dur(s.notify_backlog);
+    } else if (key == "literal_minus") {
+      if (auto b = r.boolean(v, l, p)) s.literal_minus = *b;
     } else {
       r.unknown_key("limits", key, l);
     }

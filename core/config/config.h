@@ -74,6 +74,9 @@ struct IdleTimeouts {
   Duration pop3 = std::chrono::minutes(10);
   Duration lmtp = std::chrono::minutes(5);
   Duration preauth = std::chrono::minutes(1);
+  // Postfix closes an idle policy connection after 300 s
+  // (smtpd_policy_service_max_idle): ours waits longer.
+  Duration quota_status = std::chrono::minutes(10);
 };
 
 struct Limits {
@@ -93,8 +96,21 @@ struct Limits {
   uint32_t auth_queue = 256;           // pending hash checks before "try later"
   Duration auth_cache_ttl = std::chrono::seconds(60);
   uint64_t output_buffer = 256 * 1024;                // per connection, before reading pauses
+  // quota_status listener (Postfix policy protocol): one "name=value" line,
+  // one request (docs/QUOTA.md).
+  uint64_t quota_status_line = 4096;
+  uint64_t quota_status_request = 64 * 1024;
   Duration idle_keepalive = std::chrono::minutes(2);  // IMAP IDLE "* OK Still here"
   Duration idle_poll = std::chrono::seconds(30);      // IMAP IDLE re-check without a change event
+  Duration expunge_memory = std::chrono::hours(24 * 30);  // QRESYNC: expunged UIDs remembered
+  // IMAP NOTIFY (RFC 5465): mailboxes one session watches with inotify (the
+  // others are polled every idle_poll), and how long a notification may wait
+  // for a client that does not read before NOTIFY is turned off for it.
+  uint32_t notify_watch_mailboxes = 100;
+  Duration notify_backlog = std::chrono::seconds(30);
+  // IMAP: advertise LITERAL- instead of LITERAL+ and refuse non-synchronising
+  // literals over 4096 octets (RFC 7888).
+  bool literal_minus = false;
 };
 
 struct CidrRange {

@@ -26,7 +26,9 @@
 #include "core/server/services.h"
 #include "core/tls/tls.h"
 #include "imap/session.h"
+#include "lmtp/session.h"
 #include "pop3/session.h"
+#include "quota_status/session.h"
 #include "store/store.h"
 
 namespace core::daemon {
@@ -87,8 +89,11 @@ std::shared_ptr<tls::Context> load_tls(const config::Config& cfg, std::string* e
 }
 
 std::unique_ptr<store::Store> make_store(const config::Config& cfg) {
-  if (cfg.store.backend == "memory") return store::make_memory_store();
+  const int64_t expunge_memory =
+      std::chrono::duration_cast<std::chrono::seconds>(cfg.limits.expunge_memory).count();
+  if (cfg.store.backend == "memory") return store::make_memory_store(expunge_memory);
   store::MaildirOptions o;
+  o.expunge_memory_seconds = expunge_memory;
   o.path_template = cfg.store.path;
   o.index_dir = (fs::path(cfg.server.state_dir) / "index").string();
   o.fsync = cfg.store.fsync;
@@ -156,6 +161,7 @@ class Daemon {
   uv_timer_t shutdown_timer_{};
   bool stopping_ = false;
   uint64_t generation_ = 1;
+  std::vector<std::string> unix_sockets_;  // removed at exit
 };
 
 std::shared_ptr<const net::ListenerSpec> Daemon::make_spec(const config::Listener& l) {
@@ -199,6 +205,24 @@ std::shared_ptr<const net::ListenerSpec> Daemon::make_spec(const config::Listene
       return s;
     };
   }
+  if (l.protocol == Protocol::kLmtp) {
+    spec->refusal = "421 4.3.2 Too many connections from your address\r\n";
+    spec->make_session = [svc, add_entry](net::Connection& c) -> std::shared_ptr<net::Session> {
+      auto s = std::make_shared<lmtp::Session>(*svc, svc->runtime());
+      add_entry(c, Protocol::kLmtp, s);
+      return s;
+    };
+  }
+  if (l.protocol == Protocol::kQuotaStatus) {
+    // Postfix policy protocol (docs/QUOTA.md): a refused connection makes
+    // Postfix answer its own default (a temporary error) for the recipient.
+    spec->refusal = "action=DEFER_IF_PERMIT Service temporarily unavailable\n\n";
+    spec->make_session = [svc, add_entry](net::Connection& c) -> std::shared_ptr<net::Session> {
+      auto s = std::make_shared<quota_status::Session>(*svc, svc->runtime());
+      add_entry(c, Protocol::kQuotaStatus, s);
+      return s;
+    };
+  }
   return spec;
 }
 
@@ -206,7 +230,8 @@ bool Daemon::bind_listeners() {
   const auto& cfg = services_->runtime()->config();
   bool any = false;
   for (const auto& l : cfg.listeners) {
-    if (l.protocol != Protocol::kPop3 && l.protocol != Protocol::kImap) {
+    if (l.protocol != Protocol::kPop3 && l.protocol != Protocol::kImap &&
+        l.protocol != Protocol::kLmtp && l.protocol != Protocol::kQuotaStatus) {
       log::warn("listener", {{"proto", config::to_string(l.protocol)},
                              {"address", l.address},
                              {"port", l.port},
@@ -224,6 +249,30 @@ bool Daemon::bind_listeners() {
       return false;
     }
     auto spec = make_spec(l);
+    if (!l.path.empty()) {
+      // A unix socket (LMTP): one socket file, accepted on by every worker.
+      std::string err;
+      std::error_code ec;
+      fs::create_directories(fs::path(l.path).parent_path(), ec);
+      int fd = net::open_unix_listener(l.path, l.mode, l.group, &err);
+      if (fd < 0) {
+        std::cerr << where(l) << err << "\n";
+        log::error("listener", {{"path", l.path}, {"reason", err}});
+        return false;
+      }
+      for (size_t i = 0; i < workers_.size(); ++i) {
+        int wfd = i + 1 == workers_.size() ? fd : dup(fd);
+        if (wfd < 0 || !workers_[i]->add_unix_listener(wfd, spec, &err)) {
+          if (wfd < 0) err = std::string("dup: ") + std::strerror(errno);
+          std::cerr << where(l) << err << "\n";
+          log::error("listener", {{"path", l.path}, {"reason", err}});
+          return false;
+        }
+      }
+      unix_sockets_.push_back(l.path);
+      any = true;
+      continue;
+    }
     for (auto& w : workers_) {
       std::string err;
       int fd = net::open_tcp_listener(l.address, l.port, &err);
@@ -401,6 +450,7 @@ int Daemon::run() {
   for (auto& w : workers_) w->stop_and_join();
   services_.reset();  // finishes store work in flight; its results are dropped
   workers_.clear();
+  for (const auto& path : unix_sockets_) unlink(path.c_str());
   uv_loop_close(&loop_);
   log::info("stopped", {});
   return 0;

@@ -46,7 +46,12 @@ Connection::Connection(Worker& worker, ConnectionInfo info, uint64_t output_high
 Connection::~Connection() = default;
 
 bool Connection::attach(uv_stream_t* server) {
-  uv_tcp_init(worker_.loop(), &tcp_);
+  unix_socket_ = server->type == UV_NAMED_PIPE;
+  if (unix_socket_) {
+    uv_pipe_init(worker_.loop(), &pipe_, 0);
+  } else {
+    uv_tcp_init(worker_.loop(), &tcp_);
+  }
   tcp_.data = this;
   self_ = shared_from_this();
   handles_open_ = 1;
@@ -60,6 +65,12 @@ bool Connection::attach(uv_stream_t* server) {
   uv_timer_init(worker_.loop(), &delay_timer_);
   delay_timer_.data = this;
   handles_open_ = 3;
+  if (unix_socket_) {
+    // A local peer (the MTA on this host): no address; "unix" in logs.
+    info_.remote_ip = "unix";
+    info_.id = worker_.next_session_id();
+    return true;
+  }
   uv_tcp_nodelay(&tcp_, 1);
 
   sockaddr_storage ss{};

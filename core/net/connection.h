@@ -159,7 +159,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Worker& worker_;
   ConnectionInfo info_;
-  uv_tcp_t tcp_{};
+  // The client's stream: TCP, or a unix socket (LMTP); both are used through
+  // their common uv_stream_t part only, except in attach().
+  union {
+    uv_tcp_t tcp_{};
+    uv_pipe_t pipe_;
+  };
+  bool unix_socket_ = false;
   uv_timer_t idle_timer_{};
   uv_timer_t delay_timer_{};
   int handles_open_ = 0;

@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -69,6 +72,82 @@ int open_tcp_listener(const std::string& address, uint16_t port, std::string* er
     return -1;
   }
   return fd;
+}
+
+int open_unix_listener(const std::string& path, unsigned mode, const std::string& group,
+                       std::string* error) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path)) {
+    *error = "socket path too long (at most " + std::to_string(sizeof(addr.sun_path) - 1) +
+             " bytes): " + path;
+    return -1;
+  }
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!group.empty()) {
+    struct group* g = getgrnam(group.c_str());
+    if (!g) {
+      *error = "no such group: " + group;
+      return -1;
+    }
+    gid = g->gr_gid;
+  }
+  struct stat st{};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      *error = path + " exists and is not a socket";
+      return -1;
+    }
+    unlink(path.c_str());  // left by an earlier run
+  }
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return -1;
+  }
+  // Created with no access at all; the mode is set once the group is right.
+  mode_t old = umask(0777);
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int bind_errno = errno;
+  umask(old);
+  if (rc != 0) {
+    *error = "bind " + path + ": " + std::strerror(bind_errno);
+    close(fd);
+    return -1;
+  }
+  if ((gid != static_cast<gid_t>(-1) && chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) ||
+      chmod(path.c_str(), mode & 07777) != 0) {
+    *error = "setting group/mode of " + path + ": " + std::strerror(errno);
+    close(fd);
+    unlink(path.c_str());
+    return -1;
+  }
+  if (listen(fd, 1024) != 0) {
+    *error = std::string("listen: ") + std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool Worker::add_unix_listener(int fd, std::shared_ptr<const ListenerSpec> spec,
+                               std::string* error) {
+  auto l = std::make_unique<Listener>();
+  l->spec = std::move(spec);
+  l->worker = this;
+  uv_pipe_init(&loop_, &l->pipe, 0);
+  l->pipe.data = l.get();
+  int rc = uv_pipe_open(&l->pipe, fd);
+  if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l->pipe), 1024, &on_connection);
+  if (rc != 0) {
+    *error = uv_strerror(rc);
+    uv_close(reinterpret_cast<uv_handle_t*>(&l->pipe), nullptr);
+    listeners_.push_back(std::move(l));
+    return false;
+  }
+  listeners_.push_back(std::move(l));
+  return true;
 }
 
 bool Worker::add_tcp_listener(int fd, std::shared_ptr<const ListenerSpec> spec,

@@ -56,6 +56,8 @@ class Worker {
 
   // Before start(): listen on an already bound socket fd (owned by the worker after).
   bool add_tcp_listener(int fd, std::shared_ptr<const ListenerSpec> spec, std::string* error);
+  // The same for a listening unix socket (LMTP). The fd is owned by the worker after.
+  bool add_unix_listener(int fd, std::shared_ptr<const ListenerSpec> spec, std::string* error);
 
   void start();
   // Thread-safe: runs fn on the worker's loop thread.
@@ -82,7 +84,10 @@ class Worker {
 
  private:
   struct Listener {
-    uv_tcp_t tcp{};
+    union {  // used through uv_stream_t / uv_handle_t only
+      uv_tcp_t tcp{};
+      uv_pipe_t pipe;
+    };
     std::shared_ptr<const ListenerSpec> spec;
     Worker* worker = nullptr;
   };
@@ -108,5 +113,11 @@ class Worker {
 // Opens a listening TCP socket with SO_REUSEPORT (and IPV6_V6ONLY for v6).
 // Returns the fd or -1 with *error set.
 int open_tcp_listener(const std::string& address, uint16_t port, std::string* error);
+
+// Opens a listening unix stream socket at `path`: a stale socket file left by
+// an earlier run is replaced (any other kind of file is an error), then the
+// file gets `mode` and, when given, `group`. Returns the fd or -1 with *error.
+int open_unix_listener(const std::string& path, unsigned mode, const std::string& group,
+                       std::string* error);
 
 }  // namespace core::net

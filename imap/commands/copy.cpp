@@ -21,8 +21,13 @@ void copy_messages(Session& s, const proto::Command& c, bool move) {
   if (!dest) return s.no(why, proto::code_name(Code::kCannot));
   // Messages expunged elsewhere and not yet announced cannot be copied.
   std::vector<uint32_t> present;
-  for (uint32_t uid : uids)
-    if (sel.meta(uid)) present.push_back(uid);
+  uint64_t bytes = 0;  // what a COPY adds to the account (quota)
+  for (uint32_t uid : uids) {
+    if (const auto* m = sel.meta(uid)) {
+      present.push_back(uid);
+      bytes += m->size;
+    }
+  }
   bool some_gone = present.size() != uids.size();
   struct Result {
     store::Result<std::vector<std::pair<uint32_t, uint32_t>>> pairs =
@@ -35,10 +40,18 @@ void copy_messages(Session& s, const proto::Command& c, bool move) {
   auto account = s.account_ptr();
   std::string d = *dest;
   s.run_store(
-      [mb, account, present, d, move, st]() {
+      [mb, account, present, d, move, st, bytes, limits = quota_limits(s.policy())]() {
         if (present.empty()) {
           auto status = account->mailbox_status(d);
           if (!status) st->exists = false;
+          return;
+        }
+        // RFC 9208: NO [OVERQUOTA] and nothing copied. A MOVE stays in the
+        // account's one quota root: refused only when it is over already.
+        auto q = move ? check_quota(*account, limits, 0, 0)
+                      : check_quota(*account, limits, bytes, present.size());
+        if (!q) {
+          st->pairs = core::fail(q.error());
           return;
         }
         st->pairs = mb->copy_to(present, d, move, &st->uidvalidity);

@@ -27,13 +27,14 @@ void cmd_getquotaroot(Session& s, const proto::Command& c) {
   auto account = s.account_ptr();
   bool limited = has_quota_root(s.policy());
   s.run_store(
-      [account, result, n = *name, limited] {
+      [account, result, n = *name, limited, limits = quota_limits(s.policy())] {
         auto st = account->mailbox_status(n);
         if (!st) {
           result->error = st.error();
           return;
         }
         if (!limited) return;
+        account->set_quota_limits(limits);
         auto used = account->quota_usage();
         if (!used) {
           result->error = used.error();

@@ -9,11 +9,14 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <random>
 #include <set>
 
 #include "store/maildir/fsutil.h"
 #include "store/maildir/index.h"
 #include "store/maildir/names.h"
+#include "store/maildir/quota.h"
 #include "store/maildir/state.h"
 #include "store/store.h"
 #include "store/store_util.h"
@@ -90,6 +93,63 @@ std::vector<std::string> split_lines(std::string_view v) {
     v.remove_prefix(nl + 1);
   }
   return out;
+}
+
+// --- MAILBOXID -------------------------------------------------------------------------
+
+// One line, the mailbox's IMAP MAILBOXID (RFC 8474), in the mailbox directory:
+// it moves with RENAME, goes with DELETE and is no cache.
+constexpr char kMailboxIdFile[] = "roost-mailboxid";
+
+// "F" + 24 random hex digits.
+std::string new_mailbox_id() {
+  static std::mutex mu;
+  static std::random_device rd;
+  std::lock_guard<std::mutex> g(mu);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "F";
+  for (int i = 0; i < 3; ++i) {
+    uint32_t v = rd();
+    for (int s = 28; s >= 0; s -= 4) out += kHex[(v >> s) & 0xF];
+  }
+  return out;
+}
+
+std::optional<std::string> read_mailbox_id(const std::string& dir) {
+  auto s = read_small_file(dir + "/" + kMailboxIdFile, 1024);
+  if (!s) return std::nullopt;
+  std::string_view v = *s;
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r' || v.back() == ' ')) {
+    v.remove_suffix(1);
+  }
+  if (!is_valid_object_id(v)) return std::nullopt;
+  return std::string(v);
+}
+
+// The id of a mailbox directory, given one on first use (INBOX, folders made
+// by other tools or by older Roost versions). Two processes doing that at
+// once agree: the file is linked into place, never renamed over another.
+Result<std::string> mailbox_id_of_dir(const std::string& dir, const std::string& unique,
+                                      bool sync) {
+  if (auto id = read_mailbox_id(dir)) return *id;
+  std::string id = new_mailbox_id();
+  std::string path = dir + "/" + kMailboxIdFile;
+  std::string tmp = path + ".new." + unique;
+  auto w = write_file_atomic(tmp, id + "\n", sync);
+  if (!w) return core::fail(w.error());
+  int r = ::link(tmp.c_str(), path.c_str());
+  int e = errno;
+  ::unlink(tmp.c_str());
+  if (r == 0) {
+    if (sync) (void)fsync_dir(dir);
+    return id;
+  }
+  if (e != EEXIST) return core::fail(io_error("link", path, e));
+  if (auto other = read_mailbox_id(dir)) return *other;
+  // There, but damaged: replaced by a new id.
+  w = write_file_atomic(path, id + "\n", sync);
+  if (!w) return core::fail(w.error());
+  return id;
 }
 
 // --- Message stream ------------------------------------------------------------------
@@ -331,6 +391,18 @@ class MailboxImpl final : public Mailbox {
     return {st_->dir + "/cur", st_->dir + "/new"};
   }
 
+  Result<std::optional<std::vector<uint32_t>>> expunged_since(uint64_t modseq) override {
+    std::lock_guard<std::mutex> g(st_->mu);
+    if (st_->gone) return fail(Errc::kNotFound, "mailbox no longer exists");
+    // A view of an earlier UID space knows nothing the memory could tell.
+    if (st_->uidvalidity != uidvalidity_) return std::optional<std::vector<uint32_t>>();
+    auto r = st_->expunged.since(modseq);
+    if (r) {
+      std::erase_if(*r, [this](uint32_t uid) { return find_view(uid) != nullptr; });
+    }
+    return r;
+  }
+
  private:
   MessageMeta* find_view(uint32_t uid) {
     auto it = std::lower_bound(view_.begin(), view_.end(), uid,
@@ -561,6 +633,10 @@ class AccountImpl final : public Account {
  public:
   explicit AccountImpl(std::shared_ptr<AccountShared> a) : a_(std::move(a)) {}
 
+  // Folders are directories of the root, and the subscriptions and
+  // special-use files are replaced there by rename.
+  std::vector<std::string> watch_paths() const override { return {a_->root}; }
+
   Result<void> ensure_defaults(const SpecialUseNames& names) override {
     const std::pair<SpecialUse, const std::string*> want[] = {
         {SpecialUse::kDrafts, &names.drafts},
@@ -689,11 +765,15 @@ class AccountImpl final : public Account {
     {
       std::lock_guard<std::mutex> g(a_->mu);
       if (!is_dir(target + "/cur")) return fail(Errc::kNotFound, "no mailbox " + canon);
+      // Its messages leave the quota: maildirsize is recalculated (rare).
+      QuotaLock quota;
+      quota.lock(a_->root, false);
       // Moved out of sight first (atomic), then removed.
       std::string trash = a_->root + "/tmp/roost-rmdir." + a_->shared->unique_base();
       if (::rename(target.c_str(), trash.c_str()) != 0) {
         return core::fail(io_error("rename", target, errno));
       }
+      quota_invalidate(a_->root);
       if (a_->shared->opts.fsync) (void)fsync_dir(a_->root);
       remove_tree(trash);
       ::unlink((a_->index_dir + "/" + folder + ".idx").c_str());
@@ -722,6 +802,9 @@ class AccountImpl final : public Account {
     std::vector<std::pair<std::string, std::string>> moves;  // folder -> folder
     {
       std::lock_guard<std::mutex> g(a_->mu);
+      // A quota walk must not miss folders being renamed (quota.h).
+      QuotaLock quota;
+      quota.lock(a_->root, false);
       for (const auto& e : entries) {
         if (e == from_folder ||
             (e.size() > from_folder.size() + 1 &&
@@ -794,6 +877,19 @@ class AccountImpl final : public Account {
     return read_subscriptions();
   }
 
+  Result<std::string> mailbox_id(const std::string& name) override {
+    auto rn = resolve_name(name);
+    if (!rn) return core::fail(rn.error());
+    const std::string& folder = rn->second;
+    if (folder.empty()) {
+      auto d = ensure_dirs();
+      if (!d) return core::fail(d.error());
+    }
+    std::string dir = folder.empty() ? a_->root : a_->root + "/" + folder;
+    if (!is_dir(dir + "/cur")) return fail(Errc::kNotFound, "no mailbox " + rn->first);
+    return mailbox_id_of_dir(dir, a_->shared->unique_base(), a_->shared->opts.fsync);
+  }
+
   Result<std::unique_ptr<AppendTx>> begin_append(const std::string& mailbox, uint32_t flags,
                                                  std::vector<std::string> keywords,
                                                  int64_t internal_date) override {
@@ -809,21 +905,19 @@ class AccountImpl final : public Account {
                                        std::move(keywords), internal_date));
   }
 
+  // From maildirsize (store/maildir/quota.h, docs/QUOTA.md).
   Result<QuotaUsage> quota_usage() override {
-    auto infos = list_mailboxes();
-    if (!infos) return core::fail(infos.error());
-    QuotaUsage q;
-    for (const auto& i : *infos) {
-      if (i.noselect) continue;
-      auto s = mailbox_status(i.name);
-      if (!s) {
-        if (s.error().code == Errc::kNotFound) continue;  // deleted meanwhile
-        return core::fail(s.error());
-      }
-      q.bytes += s->size;
-      q.messages += s->messages;
+    std::optional<QuotaLimits> limits;
+    {
+      std::lock_guard<std::mutex> g(a_->quota_mu);
+      limits = a_->quota_limits;
     }
-    return q;
+    return quota_read(a_->root, limits, a_->shared->opts.fsync);
+  }
+
+  void set_quota_limits(const QuotaLimits& limits) override {
+    std::lock_guard<std::mutex> g(a_->quota_mu);
+    a_->quota_limits = limits;
   }
 
   Result<std::unique_ptr<Lease>> try_lease(std::string_view name) override {
@@ -883,6 +977,8 @@ class AccountImpl final : public Account {
     if (!w) return cleanup(w.error());
     w = write_file_atomic(staging + "/" + kUidsFile, "roost-uids 1\n" + std::to_string(*v) + " 1\n",
                           sync);
+    if (!w) return cleanup(w.error());
+    w = write_file_atomic(staging + "/" + kMailboxIdFile, new_mailbox_id() + "\n", sync);
     if (!w) return cleanup(w.error());
     if (::rename(staging.c_str(), target.c_str()) != 0) {
       int e = errno;

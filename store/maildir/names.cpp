@@ -128,6 +128,16 @@ bool MessageName::hidden() const {
   return std::find(fields.begin(), fields.end(), "H") != fields.end();
 }
 
+std::string MessageName::email_id() const {
+  for (const auto& f : fields) {
+    if (f.size() > 2 && f[0] == 'E' && f[1] == '=') {
+      std::string_view v = std::string_view(f).substr(2);
+      if (is_valid_object_id(v)) return std::string(v);
+    }
+  }
+  return email_id_for_base(base);
+}
+
 void MessageName::set_field(char key, std::optional<std::string> value) {
   auto it = std::find_if(fields.begin(), fields.end(), [key](const std::string& f) {
     return f.size() >= 2 && f[0] == key && f[1] == '=';
@@ -269,6 +279,55 @@ std::string uidl_for_base(std::string_view base) {
     for (int s = 60; s >= 0; s -= 4) out += kHex[(h >> s) & 0xF];
   }
   return out;
+}
+
+bool is_valid_object_id(std::string_view id) {
+  if (id.empty() || id.size() > 255) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string email_id_for_base(std::string_view base) {
+  uint64_t h1 = fnv1a64(base.data(), base.size(), 0x9e3779b97f4a7c15ull);
+  uint64_t h2 = fnv1a64(base.data(), base.size(), 0xc2b2ae3d27d4eb4full);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "M";
+  for (int s = 60; s >= 0; s -= 4) out += kHex[(h1 >> s) & 0xF];
+  for (int s = 28; s >= 0; s -= 4) out += kHex[(h2 >> s) & 0xF];
+  return out;
+}
+
+std::string email_id_for_file(std::string_view file_name) {
+  std::string_view prefix = file_name.substr(0, file_name.find(':'));
+  size_t comma = prefix.find(',');
+  std::string_view base = prefix.substr(0, comma);
+  while (comma != std::string_view::npos) {
+    size_t next = prefix.find(',', comma + 1);
+    std::string_view f = prefix.substr(
+        comma + 1, next == std::string_view::npos ? std::string_view::npos : next - comma - 1);
+    if (f.size() > 2 && f[0] == 'E' && f[1] == '=' && is_valid_object_id(f.substr(2))) {
+      return std::string(f.substr(2));
+    }
+    comma = next;
+  }
+  return email_id_for_base(base);
+}
+
+std::optional<int64_t> save_date_from_base(std::string_view base) {
+  size_t dot = base.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot > 12) return std::nullopt;
+  int64_t v = 0;
+  for (size_t i = 0; i < dot; ++i) {
+    char c = base[i];
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v == 0) return std::nullopt;
+  return v;
 }
 
 std::string sanitize_host(std::string_view host) {

@@ -36,6 +36,9 @@ struct MessageName {
   std::optional<uint64_t> crlf_size() const;  // W=
   std::optional<uint32_t> uid() const;        // U= (1..2^32-1)
   bool hidden() const;                        // H
+  // IMAP EMAILID: the E= field when it is a valid object id (copies carry
+  // their source's id there), else email_id_for_base(base).
+  std::string email_id() const;
 
   void set_field(char key, std::optional<std::string> value);  // replaces/removes "K=..."
   void set_hidden(bool hidden);
@@ -59,6 +62,20 @@ std::string merge_info(std::string_view old_info, uint32_t flags, uint32_t keywo
 // POP3 UIDL for a base name: the base itself when printable (0x21-0x7E) and at
 // most 70 characters, else "X" + 32 hex digits of a stable hash of it.
 std::string uidl_for_base(std::string_view base);
+
+// IMAP object ids (RFC 8474): 1-255 characters of [A-Za-z0-9_-].
+bool is_valid_object_id(std::string_view id);
+// The EMAILID of a message whose file has this base and no E= field: "M"
+// followed by 24 hex digits of stable hashes of the base (the base itself
+// has '.' and host names in it, which an object id cannot carry).
+std::string email_id_for_base(std::string_view base);
+// The EMAILID of a file in cur/ from its whole name (MessageName::email_id
+// without building a MessageName).
+std::string email_id_for_file(std::string_view file_name);
+// SAVEDATE from a base name: the decimal seconds before its first '.'
+// ("1732620000.M1P2Q3.host"), as Roost and Maildir delivery agents write it.
+// nullopt when the base does not start that way (1 to 12 digits, not 0).
+std::optional<int64_t> save_date_from_base(std::string_view base);
 
 // Host name part for new file names: [A-Za-z0-9_.-] only, at most 32 chars.
 std::string sanitize_host(std::string_view host);

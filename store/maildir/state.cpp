@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "store/maildir/debug.h"
+#include "store/maildir/quota.h"
 #include "store/store_util.h"
 
 namespace store::maildir {
@@ -151,6 +152,7 @@ MailboxState::MailboxState(std::shared_ptr<AccountShared> a, std::string n, std:
     : acct(std::move(a)), name(std::move(n)), folder(std::move(f)) {
   dir = folder.empty() ? acct->root : acct->root + "/" + folder;
   index_path = acct->index_dir + "/" + (folder.empty() ? std::string("INBOX") : folder) + ".idx";
+  expunged.configure(dir, opts().fsync, opts().expunge_memory_seconds);
 }
 
 MailboxState::~MailboxState() {
@@ -309,7 +311,11 @@ MessageMeta MailboxState::meta(const Rec& r) const {
   m.modseq = r.modseq;
   m.hidden = r.hidden;
   std::string_view f = r.file;
-  m.uidl = uidl_for_base(f.substr(0, f.find_first_of(",:")));
+  std::string_view base = f.substr(0, f.find_first_of(",:"));
+  m.uidl = uidl_for_base(base);
+  // SAVEDATE and EMAILID come from the name, so they survive the index.
+  m.save_date = save_date_from_base(base).value_or(r.date);
+  m.email_id = email_id_for_file(f);
   return m;
 }
 
@@ -416,6 +422,10 @@ Result<void> MailboxState::load_locked(FileLock& lock) {
     hms = time_floor;
     cur_stamp = DirStamp{};
   }
+  // QRESYNC: the expunges remembered since the floor; modseqs on record are
+  // never handed out again.
+  expunged.load(uidvalidity, hms, now_seconds());
+  hms = std::max(hms, expunged.max_modseq());
   new_known = false;
   loaded = true;
   last_index_write = now_seconds();
@@ -425,7 +435,12 @@ Result<void> MailboxState::load_locked(FileLock& lock) {
     recs.clear();
     return core::fail(r.error());
   }
-  if (!have) dirty = true;
+  if (!have) {
+    // Rebuilt without an index: what was expunged while nobody looked is
+    // unknowable, so the memory starts at the new HIGHESTMODSEQ.
+    expunged.reset(uidvalidity, hms);
+    dirty = true;
+  }
   return {};
 }
 
@@ -478,6 +493,7 @@ Result<bool> MailboxState::refresh_locked(FileLock& lock, bool force_cur_scan, b
   }
   bool changed = false;
   bool damaged = false;
+  bool new_space = false;
   auto u = read_uids(&damaged);
   if (!u) {
     // Removed or damaged by an outside tool: put back what we know.
@@ -492,6 +508,7 @@ Result<bool> MailboxState::refresh_locked(FileLock& lock, bool force_cur_scan, b
     keywords = {};
     hms = std::max(hms, time_modseq());
     rebuild = true;
+    new_space = true;
     changed = true;
     ++gen;
     dirty = true;
@@ -504,6 +521,7 @@ Result<bool> MailboxState::refresh_locked(FileLock& lock, bool force_cur_scan, b
                 (!cur_stamp.settled && now - last_cur_scan_ >= kRescanSeconds);
   bool do_new = !new_known || !new_stamp.settled || !n.same_dir_state(new_stamp);
   bool touched_cur = false;
+  members_changed_ = false;
   if (do_cur) {
     load_keywords();
     last_cur_scan_ = now;
@@ -527,7 +545,13 @@ Result<bool> MailboxState::refresh_locked(FileLock& lock, bool force_cur_scan, b
       }
     }
   }
+  // Only scans set touched_cur so far: a file numbered from new/, or one
+  // without a UID in cur/, came from an outside tool; files that came or
+  // went while no other Roost process changed cur/ (the lock sequence) too.
+  // Such changes are not in maildirsize: make the next reader recalculate.
+  if (touched_cur || (members_changed_ && !others)) quota_invalidate_nowait(acct->root);
   if (touched_cur) after_own_change(lock, true);
+  if (new_space) expunged.reset(uidvalidity, hms);
   if (changed) {
     ++gen;
     dirty = true;
@@ -629,13 +653,18 @@ Result<bool> MailboxState::scan_cur(bool rebuild, bool* touched_cur) {
   }
   std::vector<Rec> kept;
   kept.reserve(recs.size() + adopted.size() + fresh.size());
+  std::vector<uint32_t> removed;
   for (size_t i = 0; i < recs.size(); ++i) {
     if (seen[i]) {
       kept.push_back(std::move(recs[i]));
     } else {
-      changed = true;  // removed by an outside tool
+      changed = true;  // removed by an outside tool (or another process)
+      members_changed_ = true;
+      removed.push_back(recs[i].uid);
     }
   }
+  // An expunge like any other for QRESYNC: a new modseq, remembered.
+  if (!removed.empty()) expunged.record(std::move(removed), scan_modseq(), now_seconds());
   for (auto& p : adopted) {
     Rec r;
     uint64_t raw = 0;
@@ -646,13 +675,17 @@ Result<bool> MailboxState::scan_cur(bool rebuild, bool* touched_cur) {
     uidnext = std::max(uidnext, r.uid + 1);
     kept.push_back(std::move(r));
     changed = true;
+    members_changed_ = true;
   }
   uidnext = std::max(uidnext, floor);
   for (auto& p : fresh) {
     MessageName m = p.m;
     // A second file claiming a known UID is a copy: it gets its own base, so
     // its UIDL differs from the original's.
-    if (p.m.uid()) m.base = acct->shared->unique_base();
+    if (p.m.uid()) {
+      m.set_field('E', p.m.email_id());  // a copy keeps its EMAILID
+      m.base = acct->shared->unique_base();
+    }
     auto r = number_into_cur(cur_dir() + "/" + p.file, std::move(m));
     if (!r) return core::fail(r.error());
     if (!*r) continue;
@@ -774,6 +807,8 @@ Result<std::vector<uint32_t>> MailboxState::expunge_uids(const std::vector<uint3
   if (targets.empty()) return done;
   std::sort(targets.begin(), targets.end());
   targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+  QuotaLock quota;  // before the mailbox lock (store/maildir/quota.h)
+  quota.lock(acct->root, false);
   FileLock lock;
   if (!lock.lock(lock_path())) return core::fail(io_error("lock", lock_path(), errno));
   // The UID floor must exceed every expunged UID before its file goes, or a
@@ -788,11 +823,18 @@ Result<std::vector<uint32_t>> MailboxState::expunge_uids(const std::vector<uint3
     floor = nf;
   }
   std::vector<uint32_t> missing;
+  int64_t freed_bytes = 0, freed = 0;
+  bool quota_unsure = false;  // a file we did not remove ourselves
   for (uint32_t uid : targets) {
     ptrdiff_t i = find(uid);
     if (i < 0) continue;
     std::string p = cur_dir() + "/" + recs[static_cast<size_t>(i)].file;
-    if (::unlink(p.c_str()) == 0 || errno != ENOENT) {
+    if (::unlink(p.c_str()) == 0) {
+      freed_bytes += static_cast<int64_t>(recs[static_cast<size_t>(i)].size);
+      ++freed;
+      done.push_back(uid);
+    } else if (errno != ENOENT) {
+      quota_unsure = true;
       done.push_back(uid);
     } else {
       missing.push_back(uid);
@@ -803,7 +845,12 @@ Result<std::vector<uint32_t>> MailboxState::expunge_uids(const std::vector<uint3
     for (uint32_t uid : missing) {
       ptrdiff_t i = find(uid);
       auto cur = find_by_prefix(cur_dir(), name_prefix(recs[static_cast<size_t>(i)].file));
-      if (cur) ::unlink((cur_dir() + "/" + *cur).c_str());
+      if (cur && ::unlink((cur_dir() + "/" + *cur).c_str()) == 0) {
+        freed_bytes += static_cast<int64_t>(recs[static_cast<size_t>(i)].size);
+        ++freed;
+      } else {
+        quota_unsure = true;
+      }
       done.push_back(uid);
     }
     std::sort(done.begin(), done.end());
@@ -822,6 +869,12 @@ Result<std::vector<uint32_t>> MailboxState::expunge_uids(const std::vector<uint3
     ++gen;
     dirty = true;
     after_own_change(lock, true);
+    // After the unlinks and the fsync of cur/, still under the lock.
+    expunged.record(done, hms, now_seconds());
+  }
+  if (quota.held()) {
+    quota_record(acct->root, -freed_bytes, -freed);
+    if (quota_unsure) quota_invalidate(acct->root);
   }
   return done;
 }
@@ -833,6 +886,8 @@ Result<std::vector<uint32_t>> MailboxState::copy_in(const std::vector<CopyItem>&
   std::lock_guard<std::mutex> g(mu);
   auto l = ensure_loaded();
   if (!l) return core::fail(l.error());
+  QuotaLock quota;  // before the mailbox lock (store/maildir/quota.h)
+  quota.lock(acct->root, false);
   FileLock lock;
   if (!lock.lock(lock_path())) return core::fail(io_error("lock", lock_path(), errno));
   auto r = refresh_locked(lock, false, false);
@@ -870,6 +925,7 @@ Result<std::vector<uint32_t>> MailboxState::copy_in(const std::vector<CopyItem>&
     m.set_field('S', std::to_string(st.st_size));
     m.set_field('W', std::to_string(it.size));
     m.set_field('U', std::to_string(*uid));
+    m.set_field('E', email_id_for_file(it.src_file));  // copies keep the EMAILID
     m.info = merge_info("", it.flags, *bits, mask);
     std::string nn = m.str();
     std::string dst = cur_dir() + "/" + nn;
@@ -898,10 +954,13 @@ Result<std::vector<uint32_t>> MailboxState::copy_in(const std::vector<CopyItem>&
     out.push_back(*uid);
   }
   uint64_t ms = ++hms;
+  int64_t added_bytes = 0;
   for (auto& rec : added) {
+    added_bytes += static_cast<int64_t>(rec.size);
     rec.modseq = ms;
     recs.push_back(std::move(rec));
   }
+  if (quota.held()) quota_record(acct->root, added_bytes, static_cast<int64_t>(out.size()));
   ++gen;
   dirty = true;
   after_own_change(lock, true);
@@ -916,6 +975,8 @@ Result<uint32_t> MailboxState::commit_append(const std::string& tmp_path, const 
   std::lock_guard<std::mutex> g(mu);
   auto l = ensure_loaded();
   if (!l) return core::fail(l.error());
+  QuotaLock quota;  // before the mailbox lock (store/maildir/quota.h)
+  quota.lock(acct->root, false);
   FileLock lock;
   if (!lock.lock(lock_path())) return core::fail(io_error("lock", lock_path(), errno));
   auto r = refresh_locked(lock, false, false);
@@ -934,6 +995,7 @@ Result<uint32_t> MailboxState::commit_append(const std::string& tmp_path, const 
   std::string dst = cur_dir() + "/" + nn;
   if (::rename(tmp_path.c_str(), dst.c_str()) != 0)
     return core::fail(io_error("rename", dst, errno));
+  if (quota.held()) quota_record(acct->root, static_cast<int64_t>(crlf), 1);
   struct stat st;
   Rec rec;
   rec.uid = *uid;

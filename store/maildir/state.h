@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/maildir/expunged.h"
 #include "store/maildir/fsutil.h"
 #include "store/maildir/index.h"
 #include "store/maildir/names.h"
@@ -58,6 +59,10 @@ struct AccountShared {
   std::string index_dir;
   std::mutex mu;  // account files: subscriptions, special-use, uidvalidity counter
   bool dirs_ok = false;
+  // The account's quota limits when a front-end told us (Account::set_quota_limits);
+  // they become maildirsize's definition line (store/maildir/quota.h).
+  std::mutex quota_mu;
+  std::optional<QuotaLimits> quota_limits;
 
   // A UIDVALIDITY never handed out before in this account. mu must NOT be held.
   Result<uint32_t> new_uidvalidity();
@@ -157,6 +162,7 @@ class MailboxState {
   bool dirty = false;
   int64_t last_index_write = 0;
   std::vector<std::shared_ptr<HandleSlot>> handles;
+  ExpungeLog expunged;  // QRESYNC memory of expunged UIDs (roost-expunged)
 
  private:
   Result<void> load_locked(FileLock& lock);
@@ -171,6 +177,9 @@ class MailboxState {
   bool write_index_locked();
 
   uint64_t scan_ms_ = 0;
+  // Set by scan_cur when files came or went (not just renames): if no other
+  // Roost process changed cur/, an outside tool did, and maildirsize is stale.
+  bool members_changed_ = false;
   uint64_t seq_ = 0;  // change sequence of the lock file last seen
   int64_t last_cur_scan_ =
       0;  // when cur/ was last listed  // modseq shared by every change found in one refresh

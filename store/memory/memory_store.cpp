@@ -14,6 +14,7 @@
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <utility>
 
@@ -29,6 +30,19 @@ uint32_t new_uidvalidity() {
     uint32_t v = next.fetch_add(1);
     if (v != 0) return v;
   }
+}
+
+// Object ids (RFC 8474) unique in this process: a per-process random start
+// and a counter, so that a mailbox deleted and created again, or a new
+// message, never gets an id used before.
+std::string next_object_id(char prefix) {
+  static std::atomic<uint64_t> next{(static_cast<uint64_t>(std::random_device{}()) << 24) ^
+                                    static_cast<uint64_t>(std::time(nullptr))};
+  uint64_t v = next.fetch_add(1);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(1, prefix);
+  for (int s = 60; s >= 0; s -= 4) out += kHex[(v >> s) & 0xF];
+  return out;
 }
 
 int64_t now_seconds() {
@@ -70,10 +84,18 @@ struct Record {
   std::shared_ptr<const std::string> data;
 };
 
+// The account's usage (Account::quota_usage), kept exact by every change:
+// one per account, shared by its mailboxes.
+struct UsageCounter {
+  std::atomic<int64_t> bytes{0};
+  std::atomic<int64_t> messages{0};
+};
+
 struct MailboxState {
   // Guarded by the account mutex.
   std::string name;
   SpecialUse special_use = SpecialUse::kNone;
+  const std::string mailbox_id = next_object_id('F');  // MAILBOXID; kept by renames
 
   // Guarded by mu.
   std::mutex mu;
@@ -83,6 +105,37 @@ struct MailboxState {
   std::vector<Record> msgs;  // ascending UID
   bool deleted = false;
   std::vector<std::weak_ptr<Listener>> listeners;
+  std::shared_ptr<UsageCounter> usage;  // the account's; set at creation
+
+  void count_usage(int64_t bytes, int64_t messages) {
+    if (!usage) return;
+    usage->bytes += bytes;
+    usage->messages += messages;
+  }
+  // QRESYNC: expunges (modseq, time, UIDs), oldest first, for this long;
+  // asking for a modseq below the floor gets "unknown".
+  struct Expunge {
+    uint64_t modseq = 0;
+    int64_t time = 0;
+    std::vector<uint32_t> uids;
+  };
+  std::vector<Expunge> expunges;
+  uint64_t expunge_floor = 0;
+  int64_t expunge_memory = 30 * 86400;
+
+  // With mu held: remembers an expunge and forgets the expired ones.
+  void remember_expunge(std::vector<uint32_t> uids, uint64_t modseq) {
+    if (uids.empty()) return;
+    int64_t now = now_seconds();
+    expunges.push_back(Expunge{modseq, now, std::move(uids)});
+    size_t drop = 0;
+    while (drop < expunges.size() &&
+           (expunge_memory <= 0 || expunges[drop].time < now - expunge_memory)) {
+      expunge_floor = std::max(expunge_floor, expunges[drop].modseq);
+      ++drop;
+    }
+    expunges.erase(expunges.begin(), expunges.begin() + static_cast<ptrdiff_t>(drop));
+  }
 
   // With mu held: every live listener but `except`; prunes dead ones.
   Listeners others(const Listener* except) {
@@ -119,8 +172,13 @@ struct AccountState {
   std::map<std::string, std::shared_ptr<MailboxState>> boxes;  // canonical name -> state
   std::set<std::string> subscriptions;
   std::set<std::string> leases;
+  std::shared_ptr<UsageCounter> usage = std::make_shared<UsageCounter>();
 
-  AccountState() { add_locked("INBOX", SpecialUse::kNone); }
+  int64_t expunge_memory = 30 * 86400;  // seconds; for every mailbox
+
+  explicit AccountState(int64_t memory = 30 * 86400) : expunge_memory(memory) {
+    add_locked("INBOX", SpecialUse::kNone);
+  }
 
   std::shared_ptr<MailboxState> find_locked(const std::string& canonical) {
     auto it = boxes.find(canonical);
@@ -136,6 +194,8 @@ struct AccountState {
     auto box = std::make_shared<MailboxState>();
     box->name = canonical;
     box->special_use = use;
+    box->expunge_memory = expunge_memory;
+    box->usage = usage;
     boxes[canonical] = box;
     return box;
   }
@@ -224,7 +284,10 @@ class MemoryAppendTx final : public AppendTx {
       rec.meta.internal_date = internal_date_ != 0 ? internal_date_ : now_seconds();
       rec.meta.modseq = ++box_->highest_modseq;
       rec.meta.uidl = make_uidl(box_->uidvalidity, uid);
+      rec.meta.save_date = now_seconds();
+      rec.meta.email_id = next_object_id('M');
       rec.data = std::make_shared<const std::string>(std::move(data_));
+      box_->count_usage(static_cast<int64_t>(rec.meta.size), 1);
       box_->msgs.push_back(std::move(rec));
       to_wake = box_->others(nullptr);
     }
@@ -431,11 +494,15 @@ class MemoryMailbox final : public Mailbox {
         copy.meta.modseq = modseq;
         copy.meta.hidden = false;
         copy.meta.uidl = make_uidl(target->uidvalidity, copy.meta.uid);
+        copy.meta.save_date = now_seconds();  // email_id stays the source's
         pairs.emplace_back(uid, copy.meta.uid);
         sources.push_back(uid);
         added.push_back(std::move(copy));
       }
-      for (auto& rec : added) target->msgs.push_back(std::move(rec));
+      for (auto& rec : added) {
+        target->count_usage(static_cast<int64_t>(rec.meta.size), 1);
+        target->msgs.push_back(std::move(rec));
+      }
       bool source_changed = false;
       if (move) source_changed = remove_locked(*box_, sources);
       if (!added.empty()) {
@@ -453,6 +520,23 @@ class MemoryMailbox final : public Mailbox {
   void on_change(ChangeCallback cb) override {
     std::lock_guard<std::recursive_mutex> lock(listener_->mu);
     listener_->cb = std::move(cb);
+  }
+
+  Result<std::optional<std::vector<uint32_t>>> expunged_since(uint64_t modseq) override {
+    using R = std::optional<std::vector<uint32_t>>;
+    std::lock_guard<std::mutex> lock(box_->mu);
+    if (box_->deleted) return fail<R>(Errc::kNotFound, "mailbox was deleted");
+    if (modseq < box_->expunge_floor) return R();
+    std::vector<uint32_t> out;
+    for (const auto& e : box_->expunges) {
+      if (e.modseq <= modseq) continue;
+      for (uint32_t uid : e.uids) {
+        if (view_index(uid) == kNone) out.push_back(uid);  // still in the view: not yet synced
+      }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return R(std::move(out));
   }
 
  private:
@@ -489,12 +573,18 @@ class MemoryMailbox final : public Mailbox {
   // from this view; bumps the modseq when something went. True if it did.
   bool remove_locked(MailboxState& box, const std::vector<uint32_t>& uids) {
     auto gone = [&](uint32_t uid) { return std::binary_search(uids.begin(), uids.end(), uid); };
-    size_t before = box.msgs.size();
+    std::vector<uint32_t> removed;
     box.msgs.erase(std::remove_if(box.msgs.begin(), box.msgs.end(),
-                                  [&](const Record& r) { return gone(r.meta.uid); }),
+                                  [&](const Record& r) {
+                                    if (!gone(r.meta.uid)) return false;
+                                    removed.push_back(r.meta.uid);
+                                    box.count_usage(-static_cast<int64_t>(r.meta.size), -1);
+                                    return true;
+                                  }),
                    box.msgs.end());
-    if (box.msgs.size() == before) return false;
+    if (removed.empty()) return false;
     uint64_t modseq = ++box.highest_modseq;
+    box.remember_expunge(std::move(removed), modseq);
     highest_modseq_ = std::max(highest_modseq_, modseq);
     size_t out = 0;
     for (size_t i = 0; i < view_.size(); ++i) {
@@ -616,6 +706,7 @@ class MemoryAccount final : public Account {
       st_->boxes.erase(*canonical);
       std::lock_guard<std::mutex> box_lock(box->mu);
       box->deleted = true;
+      for (const auto& r : box->msgs) box->count_usage(-static_cast<int64_t>(r.meta.size), -1);
       box->msgs.clear();
       ++box->highest_modseq;
       to_wake = box->others(nullptr);
@@ -645,11 +736,14 @@ class MemoryAccount final : public Account {
         st_->add_ancestors_locked(*dst);
         auto target = st_->add_locked(*dst, SpecialUse::kNone);
         std::lock_guard<std::mutex> box_lock(box->mu);
+        std::vector<uint32_t> moved;
+        for (const auto& r : box->msgs) moved.push_back(r.meta.uid);
         target->msgs = std::move(box->msgs);
         box->msgs.clear();
         target->uidnext = box->uidnext;
         target->highest_modseq = box->highest_modseq;
         ++box->highest_modseq;
+        box->remember_expunge(std::move(moved), box->highest_modseq);
         to_wake = box->others(nullptr);
       } else {
         std::vector<std::string> moving;
@@ -697,6 +791,15 @@ class MemoryAccount final : public Account {
     return std::vector<std::string>(st_->subscriptions.begin(), st_->subscriptions.end());
   }
 
+  Result<std::string> mailbox_id(const std::string& name) override {
+    auto canonical = checked_name(name);
+    if (!canonical) return core::fail(canonical.error());
+    std::lock_guard<std::mutex> lock(st_->mu);
+    auto box = st_->find_locked(*canonical);
+    if (!box) return fail<std::string>(Errc::kNotFound, "no such mailbox: " + *canonical);
+    return box->mailbox_id;
+  }
+
   Result<std::unique_ptr<AppendTx>> begin_append(const std::string& mailbox, uint32_t flags,
                                                  std::vector<std::string> keywords,
                                                  int64_t internal_date) override {
@@ -712,14 +815,11 @@ class MemoryAccount final : public Account {
     return R(new MemoryAppendTx(std::move(box), flags, std::move(keywords), internal_date));
   }
 
+  // Exact counters kept by every change (UsageCounter).
   Result<QuotaUsage> quota_usage() override {
     QuotaUsage usage;
-    std::lock_guard<std::mutex> lock(st_->mu);
-    for (const auto& [name, box] : st_->boxes) {
-      std::lock_guard<std::mutex> box_lock(box->mu);
-      for (const auto& r : box->msgs) usage.bytes += r.meta.size;
-      usage.messages += box->msgs.size();
-    }
+    usage.bytes = static_cast<uint64_t>(std::max<int64_t>(0, st_->usage->bytes.load()));
+    usage.messages = static_cast<uint64_t>(std::max<int64_t>(0, st_->usage->messages.load()));
     return usage;
   }
 
@@ -739,23 +839,30 @@ class MemoryAccount final : public Account {
 
 class MemoryStore final : public Store {
  public:
+  explicit MemoryStore(int64_t expunge_memory = 30 * 86400) : expunge_memory_(expunge_memory) {}
+
   Result<std::shared_ptr<Account>> open_account(std::string_view domain,
                                                 std::string_view user) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto& st = accounts_[{std::string(domain), std::string(user)}];
-    if (!st) st = std::make_shared<AccountState>();
+    if (!st) st = std::make_shared<AccountState>(expunge_memory_);
     return std::shared_ptr<Account>(std::make_shared<MemoryAccount>(st));
   }
 
  private:
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<AccountState>> accounts_;
+  int64_t expunge_memory_;
 };
 
 }  // namespace
 
 std::unique_ptr<Store> make_memory_store() {
   return std::make_unique<MemoryStore>();
+}
+
+std::unique_ptr<Store> make_memory_store(int64_t expunge_memory_seconds) {
+  return std::make_unique<MemoryStore>(expunge_memory_seconds);
 }
 
 }  // namespace store

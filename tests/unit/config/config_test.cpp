@@ -528,11 +528,17 @@ TEST_CASE("the shipped etc/roost.yaml and etc/domains.d load without problems") 
   CHECK(c.tls.default_pair.private_key == std::string(ROOST_SOURCE_DIR) + "/var/tls/key.pem");
   CHECK(c.store.path == std::string(ROOST_SOURCE_DIR) + "/var/mail/{domain}/{user}");
   CHECK(c.domains_dir == etc + "/domains.d");
-  REQUIRE(c.listeners.size() == 4);
+  // IMAP and POP3 with STARTTLS and implicit TLS, LMTP and quota-status,
+  // all on loopback (the demo config serves nothing beyond it).
+  REQUIRE(c.listeners.size() == 6);
+  int lmtp = 0, quota_status = 0;
   for (const auto& l : c.listeners) {
     CHECK(l.address == "127.0.0.1");
-    CHECK((l.protocol == Protocol::kImap || l.protocol == Protocol::kPop3));
+    lmtp += l.protocol == Protocol::kLmtp;
+    quota_status += l.protocol == Protocol::kQuotaStatus;
   }
+  CHECK(lmtp == 1);
+  CHECK(quota_status == 1);
   // SPEC defaults for limits and policy.
   Limits defaults;
   CHECK(c.limits.connections_per_user_ip == defaults.connections_per_user_ip);
