@@ -5,6 +5,8 @@
 #include "core/log/log.h"
 #include "core/net/worker.h"
 #include "core/util/utf7.h"
+#include "imap/commands/search_context.h"
+#include "imap/commands/notify.h"
 #include "imap/recent.h"
 
 namespace imap {
@@ -58,12 +60,16 @@ void Selected::note_keywords(const std::vector<uint32_t>& list) {
 
 namespace {
 
+// RFC 7888 4: the largest non-synchronising literal under LITERAL-.
+constexpr uint64_t kLiteralMinusMax = 4096;
+
 proto::Limits parser_limits(const core::config::Config& cfg) {
   proto::Limits l;
   l.line_max_preauth = cfg.limits.line_length_preauth;
   l.line_max = cfg.limits.line_length;
   l.literal_max = cfg.limits.literal_size;
   l.discard_max = cfg.limits.literal_size * 2;  // a {n+} past this closes the connection
+  if (cfg.limits.literal_minus) l.nonsync_max = kLiteralMinusMax;
   return l;
 }
 
@@ -96,9 +102,13 @@ Session::Session(core::server::Services& services, std::shared_ptr<const core::s
 Session::~Session() = default;
 
 std::string Session::capabilities() const {
-  std::string caps = "IMAP4rev1";
+  // LITERAL+ or (limits.literal_minus) LITERAL-, never both (RFC 7888).
+  const char* literal = config().limits.literal_minus ? " LITERAL-" : " LITERAL+";
+  std::string caps = "IMAP4rev1 IMAP4rev2";
   if (state_ == State::kNotAuthenticated) {
-    caps += " SASL-IR LITERAL+ ID ENABLE";
+    caps += " SASL-IR";
+    caps += literal;
+    caps += " ID ENABLE";
     if (starttls_available()) caps += " STARTTLS";
     if (plaintext_ok()) {
       caps += " AUTH=PLAIN AUTH=LOGIN";
@@ -107,12 +117,22 @@ std::string Session::capabilities() const {
     }
     return caps;
   }
+  caps += literal;
   caps +=
-      " LITERAL+ ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
+      " ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"
       " LIST-STATUS BINARY STATUS=SIZE ESEARCH WITHIN IDLE CONDSTORE UNAUTHENTICATE"
       " SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES THREAD=REFS"
       " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
   caps += " SEARCHRES MULTIAPPEND";
+  caps += " QRESYNC";  // RFC 7162 (commands/select.cpp, fetch.cpp; VANISHED in announce())
+  caps += " NOTIFY";  // RFC 5465 (commands/notify.cpp)
+  // RFC 5267 (searches only), RFC 5255 level 1 (i;unicode-casemap), RFC 6154 3.
+  caps += " CONTEXT=SEARCH I18NLEVEL=1 CREATE-SPECIAL-USE";
+  // RFC 8514, RFC 8474 (THREADID always NIL), RFC 8970.
+  caps += " SAVEDATE OBJECTID PREVIEW";
+  caps += " UTF8=ACCEPT";  // RFC 6855; also part of IMAP4rev2
+  // RFC 4469, RFC 5550, RFC 8508 (commands/append.cpp, replace.cpp).
+  caps += " CATENATE URL-PARTIAL REPLACE";
   // RFC 7889: one limit for every mailbox, the APPEND literal cap.
   caps += " APPENDLIMIT=" + std::to_string(config().limits.literal_size);
   if (!conn().compression_active()) caps += " COMPRESS=DEFLATE";
@@ -188,6 +208,10 @@ void Session::on_event(proto::Event& ev) {
       return;
     }
     std::string text = "Literal of " + std::to_string(big->size) + " octets is over the limit";
+    if (!big->synchronising && config().limits.literal_minus && big->size > kLiteralMinusMax) {
+      text += "; LITERAL- allows at most " + std::to_string(kLiteralMinusMax) +
+              " octets without synchronising ({n})";
+    }
     finish(big->synchronising ? Status::kNo : Status::kBad, "TOOBIG", text);
     return;
   }
@@ -213,6 +237,22 @@ void Session::on_event(proto::Event& ev) {
     if (append_) {
       resumed_ = false;
       append_chunk(*this, std::move(chunk->bytes));
+    }
+    return;
+  }
+  if (auto* text = std::get_if<proto::CatenateText>(&ev)) {
+    if (append_) {
+      resumed_ = false;
+      append_text(*this, *text);
+    } else {
+      parser_.reject_literal();
+    }
+    return;
+  }
+  if (auto* url = std::get_if<proto::CatenateUrl>(&ev)) {
+    if (append_) {
+      resumed_ = false;
+      append_url(*this, *url);
     }
     return;
   }
@@ -390,13 +430,21 @@ void Session::announce(bool expunge_allowed) {
   if (!selected_) return;
   auto& sel = *selected_;
   std::string out;
+  // CONTEXT=SEARCH: REMOVEFROM for messages about to be expunged.
+  if (search_contexts_) announce_search_contexts(*this, out, expunge_allowed, false);
   if (expunge_allowed && !sel.pending_expunge.empty()) {
     std::sort(sel.pending_expunge.begin(), sel.pending_expunge.end());
+    // QRESYNC (RFC 7162 3.2.10): one "* VANISHED <uids>" instead of EXPUNGEs.
+    std::vector<uint32_t> vanished;
     // Highest first: the numbers of the remaining ones do not move.
     for (auto it = sel.pending_expunge.rbegin(); it != sel.pending_expunge.rend(); ++it) {
       uint32_t seq = sel.seq_of(*it);
       if (!seq) continue;
-      proto::untagged_number(out, seq, "EXPUNGE");
+      if (qresync_) {
+        vanished.push_back(*it);
+      } else {
+        proto::untagged_number(out, seq, "EXPUNGE");
+      }
       sel.uids.erase(sel.uids.begin() + (seq - 1));
       auto saved = std::lower_bound(saved_result_.begin(), saved_result_.end(), *it);
       if (saved != saved_result_.end() && *saved == *it) saved_result_.erase(saved);
@@ -404,6 +452,12 @@ void Session::announce(bool expunge_allowed) {
       sel.recent.erase(*it);
     }
     sel.pending_expunge.clear();
+    if (!vanished.empty()) {
+      std::reverse(vanished.begin(), vanished.end());
+      out += "* VANISHED ";
+      proto::write_sequence_set(out, vanished);
+      out += "\r\n";
+    }
   }
   sel.note_keywords(sel.pending_added);
   if (!sel.pending_added.empty()) {
@@ -426,7 +480,8 @@ void Session::announce(bool expunge_allowed) {
   sel.note_keywords(std::vector<uint32_t>(sel.pending_flags.begin(), sel.pending_flags.end()));
   write_new_keywords(out);
   if (!sel.pending_flags.empty()) {
-    bool with_uid = current_ && current_->uid;
+    // RFC 5465 5.1: with NOTIFY, unsolicited FETCH carries the UID.
+    bool with_uid = (current_ && current_->uid) || notify_ != nullptr;
     for (uint32_t uid : sel.pending_flags) {
       uint32_t seq = sel.seq_of(uid);
       const auto* m = sel.meta(uid);
@@ -442,6 +497,8 @@ void Session::announce(bool expunge_allowed) {
     }
     sel.pending_flags.clear();
   }
+  // CONTEXT=SEARCH: ADDTO / REMOVEFROM for new and changed messages.
+  if (search_contexts_) announce_search_contexts(*this, out, expunge_allowed, true);
   if (!out.empty()) write(out);
 }
 
@@ -492,6 +549,7 @@ void Session::finish(Status status, std::string code, std::string text) {
 }
 
 void Session::command_done() {
+  if (notify_ && !ended_) Notifier::command_done(*this);  // NOTIFY (RFC 5465)
   busy_ = false;
   resumed_ = false;
   current_.reset();
@@ -568,6 +626,7 @@ void Session::produce_step() {
 
 void Session::on_drained() {
   if (producer_ && busy_) produce_step();
+  if (notify_) Notifier::drained(*this);  // NOTIFY (RFC 5465)
 }
 
 std::optional<std::string> Session::mailbox_name(const proto::Mailbox& m, std::string* why) const {
@@ -772,6 +831,7 @@ void Session::select(std::unique_ptr<store::Mailbox> mailbox, std::string name, 
   state_ = State::kSelected;
   synced_ = true;
   saved_result_.clear();
+  search_contexts_.reset();
 }
 
 void Session::set_saved_result(std::vector<uint32_t> uids) {
@@ -783,6 +843,7 @@ void Session::set_saved_result(std::vector<uint32_t> uids) {
 void Session::unselect() {
   selected_.reset();
   saved_result_.clear();
+  search_contexts_.reset();
   if (state_ == State::kSelected) state_ = State::kAuthenticated;
 }
 
@@ -933,6 +994,7 @@ void Session::idle_done(std::string_view line) {
 void Session::unauthenticate() {
   stop_idle();
   idle_.reset();
+  notify_.reset();
   selected_.reset();
   saved_result_.clear();
   if (holds_user_slot_) {
@@ -945,8 +1007,10 @@ void Session::unauthenticate() {
   store_account_.reset();
   claimed_.clear();
   condstore_ = false;
+  qresync_ = false;
   utf8_ = false;
   rev2_ = false;
+  parser_.set_utf8(false);
   state_ = State::kNotAuthenticated;
   parser_.set_authenticated(false);
   conn().set_idle_timeout(config().limits.idle_timeout.preauth);
@@ -995,6 +1059,7 @@ void Session::on_kick(std::string_view reason) {
 void Session::on_closed() {
   ended_ = true;
   stop_idle();
+  notify_.reset();
   auto& info = conn().info();
   if (holds_user_slot_) {
     holds_user_slot_ = false;

@@ -33,7 +33,14 @@
 namespace imap {
 
 enum class State { kNotAuthenticated, kAuthenticated, kSelected, kLogout };
+
+// CONTEXT=SEARCH (RFC 5267) update contexts of a session (search_context.cpp).
+struct SearchContexts;
 const char* state_name(State s);
+
+// NOTIFY (RFC 5465) state of a session, and its machinery (commands/notify.cpp).
+struct NotifyState;
+class Notifier;
 
 // The open mailbox of a session in the selected state.
 struct Selected {
@@ -97,6 +104,13 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   // command: unsolicited FETCH responses then carry MODSEQ.
   bool condstore() const { return condstore_; }
   void enable_condstore() { condstore_ = true; }
+  // QRESYNC (RFC 7162) is on after ENABLE QRESYNC (which implies CONDSTORE):
+  // expunges are announced with VANISHED instead of EXPUNGE.
+  bool qresync() const { return qresync_; }
+  void enable_qresync() {
+    qresync_ = true;
+    condstore_ = true;
+  }
   // ENABLE bookkeeping (ENABLE handler).
   void enable_utf8() { utf8_ = true; }
   void enable_rev2() { rev2_ = true; }
@@ -235,6 +249,7 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   bool utf8_ = false;
   bool rev2_ = false;
   bool condstore_ = false;
+  bool qresync_ = false;
   bool synced_ = false;  // the selected mailbox was synced during this command
   uint32_t bad_commands_ = 0;
   uint32_t too_long_ = 0;
@@ -265,6 +280,13 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
 
  public:
   std::shared_ptr<AppendState> append_;  // APPEND in progress (append.cpp)
+  // NOTIFY SET in force (commands/notify.cpp); null without NOTIFY or after
+  // NOTIFY NONE. Notifier reaches the session's internals.
+  std::shared_ptr<NotifyState> notify_;
+  friend class Notifier;
+  // SEARCH RETURN (UPDATE) contexts of the selected mailbox (search_context.cpp);
+  // null when there are none. Dropped by select() / unselect().
+  std::shared_ptr<SearchContexts> search_contexts_;
 };
 
 // The command table: verb, handler, the states it is valid in.
@@ -283,5 +305,8 @@ void append_begin(Session& s, const proto::AppendBegin& b);
 void append_chunk(Session& s, std::string bytes);
 void append_end(Session& s, bool last);
 void append_abort(Session& s);
+// CATENATE parts (RFC 4469) of the message begun by append_begin.
+void append_text(Session& s, const proto::CatenateText& t);
+void append_url(Session& s, const proto::CatenateUrl& u);
 
 }  // namespace imap

@@ -1,4 +1,5 @@
-// CREATE (RFC 9051 6.3.4) with CREATE-SPECIAL-USE (RFC 6154 3).
+// CREATE (RFC 9051 6.3.4) with CREATE-SPECIAL-USE (RFC 6154 3); the tagged
+// OK carries the new mailbox's MAILBOXID (RFC 8474 4.1).
 //
 // A trailing separator is dropped ("foo/" creates "foo"); missing parents
 // are created by the store. INBOX always exists; names with the LIST
@@ -53,23 +54,36 @@ void cmd_create(Session& s, const proto::Command& c) {
   }
 
   auto account = s.account_ptr();
-  auto result = std::make_shared<store::Result<void>>();
-  s.run_store([account, result, n = *name, use] { *result = account->create_mailbox(n, use); },
-              [&s, result] {
-                if (*result) return s.ok("CREATE completed");
-                const store::Error& e = result->error();
-                switch (e.code) {
-                  case store::Errc::kAlreadyExists:
-                    return s.no("Mailbox already exists",
-                                proto::code_name(proto::Code::kAlreadyExists));
-                  case store::Errc::kInvalidName:
-                  case store::Errc::kNoPermission:
-                    return s.no("Cannot create a mailbox of that name",
-                                proto::code_name(proto::Code::kCannot));
-                  default:
-                    return s.fail(e, "CREATE");
-                }
-              });
+  struct Created {
+    store::Result<void> result;
+    std::string mailbox_id;  // OBJECTID (RFC 8474); empty when unavailable
+  };
+  auto created = std::make_shared<Created>();
+  s.run_store(
+      [account, created, n = *name, use] {
+        created->result = account->create_mailbox(n, use);
+        if (!created->result) return;
+        auto id = account->mailbox_id(n);
+        if (id) created->mailbox_id = std::move(*id);
+      },
+      [&s, created] {
+        const auto* result = &created->result;
+        if (*result) {
+          if (created->mailbox_id.empty()) return s.ok("CREATE completed");
+          return s.ok("CREATE completed", "MAILBOXID (" + created->mailbox_id + ")");
+        }
+        const store::Error& e = result->error();
+        switch (e.code) {
+          case store::Errc::kAlreadyExists:
+            return s.no("Mailbox already exists", proto::code_name(proto::Code::kAlreadyExists));
+          case store::Errc::kInvalidName:
+          case store::Errc::kNoPermission:
+            return s.no("Cannot create a mailbox of that name",
+                        proto::code_name(proto::Code::kCannot));
+          default:
+            return s.fail(e, "CREATE");
+        }
+      });
 }
 
 }  // namespace imap

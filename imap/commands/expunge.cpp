@@ -23,18 +23,24 @@ void cmd_expunge(Session& s, const proto::Command& c) {
       if (m && (m->flags & store::kDeleted)) doomed.push_back(uid);
     }
   }
-  if (doomed.empty()) return s.ok("EXPUNGE completed");
+  // RFC 7162 3.2.10: with QRESYNC the tagged OK tells the new HIGHESTMODSEQ.
+  auto done_code = [&s]() -> std::optional<std::string> {
+    if (!s.qresync()) return std::nullopt;
+    return proto::code_highestmodseq(
+        std::max<uint64_t>(s.selected().mailbox->status().highest_modseq, 1));
+  };
+  if (doomed.empty()) return s.ok("EXPUNGE completed", done_code());
   auto* mb = sel.mailbox.get();
   auto err = std::make_shared<std::optional<store::Error>>();
   s.run_store(
       [mb, doomed, err]() {
         if (auto r = mb->expunge(doomed); !r) *err = r.error();
       },
-      [&s, doomed, err]() {
+      [&s, doomed, err, done_code]() {
         if (*err) return s.fail(**err, "EXPUNGE");
         auto& p = s.selected().pending_expunge;
         p.insert(p.end(), doomed.begin(), doomed.end());
-        s.ok("EXPUNGE completed");
+        s.ok("EXPUNGE completed", done_code());
       });
 }
 

@@ -1,9 +1,11 @@
 // FETCH and UID FETCH (RFC 9051 6.4.5, RFC 3516 BINARY, RFC 7162
 // CHANGEDSINCE). The responses are written by imap/fetch's FetchWriter, one
 // message after another, from store-pool steps of about 256 KiB each.
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/log/log.h"
@@ -26,6 +28,11 @@ struct FetchJob {
   proto::Utf8Mode utf8 = proto::Utf8Mode::kOff;
 
   bool seen_done = false;
+  // UID FETCH ... (CHANGEDSINCE m VANISHED): the UID set (resolved up to
+  // UIDNEXT-1) whose expunges since m go out first as VANISHED (EARLIER).
+  bool vanished = false;
+  uint64_t vanished_since = 0;
+  std::vector<std::pair<uint32_t, uint32_t>> vanished_set;
   std::set<uint32_t> seen_set;  // UIDs that got \Seen from this command
   size_t next = 0;
   uint32_t current_uid = 0;
@@ -95,8 +102,67 @@ bool next_message(Session& s, FetchJob& job) {
   return false;
 }
 
+// "* VANISHED (EARLIER) <uids>" (RFC 7162 3.2.6): the UIDs of the set
+// expunged since the modseq that the session no longer shows. From the
+// store's memory when it reaches back that far, else every UID of the set
+// that no longer exists (always right, maybe longer).
+void write_vanished(Session& s, FetchJob& job, std::string& out) {
+  Selected& sel = s.selected();
+  const auto& view = sel.mailbox->messages();
+  std::vector<uint32_t> present;  // UIDs the store or the client still has
+  present.reserve(view.size() + sel.uids.size());
+  for (const auto& m : view) present.push_back(m.uid);
+  present.insert(present.end(), sel.uids.begin(), sel.uids.end());
+  std::sort(present.begin(), present.end());
+  present.erase(std::unique(present.begin(), present.end()), present.end());
+  auto in_set = [&job](uint32_t uid) {
+    auto it = std::upper_bound(job.vanished_set.begin(), job.vanished_set.end(),
+                               std::make_pair(uid, 0xFFFFFFFFu));
+    return it != job.vanished_set.begin() && std::prev(it)->second >= uid;
+  };
+  std::vector<std::pair<uint32_t, uint32_t>> gone;
+  auto add = [&gone](uint32_t lo, uint32_t hi) {
+    if (!gone.empty() && static_cast<uint64_t>(gone.back().second) + 1 == lo) {
+      gone.back().second = hi;
+    } else {
+      gone.emplace_back(lo, hi);
+    }
+  };
+  auto memory = sel.mailbox->expunged_since(job.vanished_since);
+  if (memory && *memory) {
+    for (uint32_t uid : **memory) {
+      if (in_set(uid) && !std::binary_search(present.begin(), present.end(), uid)) add(uid, uid);
+    }
+  } else {
+    auto it = present.begin();
+    for (auto [lo, hi] : job.vanished_set) {
+      uint64_t next = lo;
+      it = std::lower_bound(it, present.end(), lo);
+      for (; it != present.end() && *it <= hi; ++it) {
+        if (*it > next) add(static_cast<uint32_t>(next), *it - 1);
+        next = static_cast<uint64_t>(*it) + 1;
+      }
+      if (next <= hi) add(static_cast<uint32_t>(next), hi);
+    }
+  }
+  if (gone.empty()) return;
+  out += "* VANISHED (EARLIER) ";
+  bool first = true;
+  for (auto [lo, hi] : gone) {
+    if (!first) out += ',';
+    first = false;
+    out += std::to_string(lo);
+    if (hi != lo) out += ':' + std::to_string(hi);
+  }
+  out += "\r\n";
+}
+
 // One store-pool step: about kStepBytes of responses.
 bool fetch_step(Session& s, FetchJob& job, std::string& out) {
+  if (job.vanished) {
+    job.vanished = false;
+    write_vanished(s, job, out);
+  }
   if (!job.seen_done) {
     job.seen_done = true;
     if (job.mark_seen) mark_seen(s, job);
@@ -130,8 +196,10 @@ bool fetch_step(Session& s, FetchJob& job, std::string& out) {
 void cmd_fetch(Session& s, const proto::Command& c) {
   const auto& args = std::get<proto::FetchArgs>(c.args);
   if (args.vanished) {
-    s.bad("VANISHED needs QRESYNC, which is not enabled");
-    return;
+    // RFC 7162 3.2.6: UID FETCH only, after ENABLE QRESYNC, with CHANGEDSINCE.
+    if (!c.uid) return s.bad("VANISHED is only valid with UID FETCH");
+    if (!s.qresync()) return s.bad("VANISHED needs ENABLE QRESYNC first");
+    if (!args.changed_since) return s.bad("VANISHED needs CHANGEDSINCE");
   }
   bool bad = false;
   std::vector<uint32_t> uids = s.resolve(args.set, c.uid, &bad);
@@ -144,6 +212,12 @@ void cmd_fetch(Session& s, const proto::Command& c) {
   job->atts = args.atts;
   job->uid_command = c.uid;
   job->modseq = args.changed_since.has_value();
+  if (args.vanished && !args.set.saved) {
+    uint32_t uidnext = s.selected().mailbox->status().uidnext;
+    job->vanished = true;
+    job->vanished_since = *args.changed_since;
+    job->vanished_set = args.set.resolve(uidnext > 1 ? uidnext - 1 : 0);
+  }
   for (const proto::FetchAtt& a : args.atts) {
     if (a.kind == proto::FetchAtt::Kind::kModSeq) s.enable_condstore();
   }

@@ -86,9 +86,15 @@ void cmd_list(Session& s, const proto::Command& c) {
           // A mailbox deleted meanwhile just gets no STATUS line.
           auto st = job->account->mailbox_status(e.name);
           if (!st) continue;
+          std::string id;  // MAILBOXID (RFC 8474), asked only when wanted
+          if (mailbox::wants_mailbox_id(job->options.status_items)) {
+            auto r = job->account->mailbox_id(e.name);
+            if (!r) continue;
+            id = std::move(*r);
+          }
           const uint32_t recent = e.name == job->selected_name ? job->selected_recent : 0;
           mailbox::write_status(out, e.name, *st, job->options.status_items, recent, write_name, 0,
-                                job->append_limit);
+                                job->append_limit, id);
         }
         return job->next < job->entries.size();
       },

@@ -8,7 +8,13 @@
 // UIDs (all matches, or only the MIN / MAX ones when those are the only
 // other options); SAVE alone answers no ESEARCH line. A SAVE search that
 // ends in NO empties the saved result; BAD leaves it. "$" in the program is
-// replaced by the saved UIDs before it is compiled.
+// replaced by the saved UIDs before it is compiled (for SORT and THREAD too:
+// compile_search does it).
+//
+// CONTEXT=SEARCH (RFC 5267): RETURN (PARTIAL m:n) answers the matches at
+// those positions (RFC 9394's "-m:-n" counts from the end); RETURN (UPDATE)
+// keeps the result up to date with unsolicited ESEARCH ADDTO / REMOVEFROM
+// (search_context.cpp); CONTEXT is a hint and changes nothing.
 #include <algorithm>
 #include <ctime>
 #include <memory>
@@ -18,6 +24,8 @@
 
 #include "core/log/log.h"
 #include "imap/commands/commands.h"
+#include "imap/commands/search_context.h"
+#include "imap/search/context.h"
 #include "imap/search/search.h"
 
 namespace imap {
@@ -52,6 +60,10 @@ struct SearchJob {
   bool save = false;            // RETURN (SAVE ...)
   bool save_all = false;        // ... of all matches, not only MIN / MAX
   std::vector<uint32_t> saved;  // UIDs of the matches (save_all)
+  // RETURN (PARTIAL m:n) and RETURN (UPDATE) (RFC 5267).
+  std::optional<search::PartialRange> partial;
+  bool update = false;
+  std::vector<uint32_t> match_uids;  // UIDs of the matches (update)
   uint32_t first_uid = 0, last_uid = 0;
 
   size_t next = 0;  // index into Selected::uids
@@ -84,6 +96,16 @@ void finish_line(SearchJob& job, std::string& out) {
   if (job.count > 0 && job.want_all) {
     out += " ALL ";
     proto::write_sequence_set(out, job.matches);
+  }
+  if (job.partial) {
+    out += " PARTIAL (" + job.partial->text() + ' ';
+    std::vector<uint32_t> part = search::partial_slice(job.matches, *job.partial);
+    if (part.empty()) {
+      out += "NIL";
+    } else {
+      proto::write_sequence_set(out, part);
+    }
+    out += ')';
   }
   if (modseq) {
     // The highest MODSEQ of the messages the answer names: all matches
@@ -136,11 +158,12 @@ bool search_step(Session& s, SearchJob& job, std::string& out) {
     job.last = number;
     job.last_uid = uid;
     if (job.save_all) job.saved.push_back(uid);
+    if (job.update) job.match_uids.push_back(uid);
     job.last_modseq = meta->modseq;
     job.highest_modseq = std::max(job.highest_modseq, meta->modseq);
     ++job.count;
     if (job.esearch) {
-      if (job.want_all) job.matches.push_back(number);
+      if (job.want_all || job.partial) job.matches.push_back(number);
     } else {
       out += ' ';
       out += std::to_string(number);
@@ -191,6 +214,12 @@ std::vector<proto::SeqRange> saved_ranges(Session& s) {
 std::optional<search::Program> compile_search(Session& s, const proto::SearchKey& program,
                                               const std::optional<std::string>& charset,
                                               const std::function<void()>& on_bad_charset) {
+  if (uses_saved(program)) {
+    // "$" (RFC 5182) in SEARCH, SORT and THREAD alike.
+    proto::SearchKey key = program;
+    substitute_saved(key, saved_ranges(s));
+    return compile_search(s, key, charset, on_bad_charset);
+  }
   const Selected& sel = s.selected();
   search::Bounds bounds;
   bounds.max_seq = static_cast<uint32_t>(sel.uids.size());
@@ -212,8 +241,26 @@ void cmd_search(Session& s, const proto::Command& c) {
   const auto& args = std::get<proto::SearchArgs>(c.args);
 
   bool min = false, max = false, count = false, all = false, save = false;
-  for (const std::string& opt : args.return_opts) {
-    if (opt == "MIN") {
+  bool update = false;
+  std::optional<search::PartialRange> partial;
+  for (size_t i = 0; i < args.return_opts.size(); ++i) {
+    const std::string& opt = args.return_opts[i];
+    if (opt == "PARTIAL") {
+      // RFC 5267 4.4: PARTIAL SP range (the parser keeps the range as the next atom).
+      if (partial || i + 1 >= args.return_opts.size()) {
+        s.bad("PARTIAL needs one range, such as PARTIAL 1:100");
+        return;
+      }
+      partial = search::parse_partial(args.return_opts[++i]);
+      if (!partial) {
+        s.bad("Invalid PARTIAL range " + args.return_opts[i] + " (use m:n or -m:-n, m and n > 0)");
+        return;
+      }
+    } else if (opt == "UPDATE") {
+      update = true;
+    } else if (opt == "CONTEXT") {
+      // RFC 5267 4.2: a hint only.
+    } else if (opt == "MIN") {
       min = true;
     } else if (opt == "MAX") {
       max = true;
@@ -227,6 +274,13 @@ void cmd_search(Session& s, const proto::Command& c) {
       s.bad("Unknown RETURN option " + opt);
       return;
     }
+  }
+
+  // RFC 6855 3: after ENABLE UTF8=ACCEPT a CHARSET argument conflicts with
+  // the UTF-8 the strings are in. IMAP4rev2 (RFC 9051 6.4.4) keeps CHARSET.
+  if (args.charset && s.utf8() == proto::Utf8Mode::kOn && !s.rev2()) {
+    s.bad("SEARCH with CHARSET is not allowed after ENABLE UTF8=ACCEPT; strings are UTF-8");
+    return;
   }
 
   // RFC 5182 2.1: a SAVE that fails empties "$".
@@ -250,7 +304,7 @@ void cmd_search(Session& s, const proto::Command& c) {
   job->uid_command = c.uid;
   // RETURN () means ALL; IMAP4rev2 answers every SEARCH with ESEARCH.
   job->esearch = args.has_return || s.rev2();
-  if (job->esearch && !min && !max && !count && !all) {
+  if (job->esearch && !min && !max && !count && !all && !partial) {
     if (save) {
       job->silent = true;
     } else {
@@ -258,7 +312,11 @@ void cmd_search(Session& s, const proto::Command& c) {
     }
   }
   job->save = save;
-  job->save_all = save && (job->silent || all || count);
+  job->save_all = save && (job->silent || all || count || partial);
+  job->partial = partial;
+  job->update = update;
+  std::string refusal;
+  if (update) refusal = search_context_refusal(args.program, job->program.cost());
   job->want_min = min;
   job->want_max = max;
   job->want_count = count;
@@ -266,7 +324,7 @@ void cmd_search(Session& s, const proto::Command& c) {
 
   Session* sp = &s;
   s.produce([sp, job](std::string& out) { return search_step(*sp, *job, out); },
-            [sp, job] {
+            [sp, job, refusal] {
               if (job->unreadable > 0) {
                 if (job->save) sp->set_saved_result({});
                 sp->no("Some messages could not be read",
@@ -282,6 +340,15 @@ void cmd_search(Session& s, const proto::Command& c) {
                     if (job->count > 0 && job->want_max) v.push_back(job->last_uid);
                     sp->set_saved_result(std::move(v));
                   }
+                }
+                if (job->update) {
+                  SearchContext ctx(job->program);
+                  ctx.tag = job->tag;
+                  ctx.uid = job->uid_command;
+                  ctx.result = std::move(job->match_uids);
+                  std::string out;
+                  add_search_context(*sp, std::move(ctx), refusal, out);
+                  if (!out.empty()) sp->write(out);
                 }
                 sp->ok("Search completed");
               }

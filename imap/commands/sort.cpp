@@ -4,6 +4,13 @@
 // imap/search's; the keys come from imap/sort. Runs on the store pool in
 // steps, reading only the header of each message (and only when a key or
 // the program needs it); what is kept per match is its sort keys.
+//
+// RETURN (PARTIAL m:n) answers the matches at those positions of the sorted
+// result (RFC 5267 4.4; "-m:-n" from the end, RFC 9394). CONTEXT is a hint;
+// UPDATE needs CONTEXT=SORT, which Roost does not offer: BAD. A MODSEQ
+// search key adds "(MODSEQ n)" to "* SORT" and MODSEQ to ESEARCH, the
+// highest MODSEQ of the matches (RFC 7162 3.1.5 and its sort-data syntax).
+// "$" (SEARCHRES) is substituted by compile_search.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -12,6 +19,7 @@
 
 #include "core/log/log.h"
 #include "imap/commands/commands.h"
+#include "imap/search/context.h"
 #include "imap/search/search.h"
 #include "imap/sort/sort.h"
 
@@ -37,6 +45,8 @@ struct SortJob {
   bool uid_command = false;
   bool esearch = false;
   bool want_min = false, want_max = false, want_count = false, want_all = false;
+  std::optional<search::PartialRange> partial;
+  uint64_t highest_modseq = 0;  // of the matches, when the program has MODSEQ
 
   size_t next = 0;  // index into Selected::uids while collecting
   std::vector<sort::SortRecord> records;
@@ -59,6 +69,19 @@ void write_esearch(const SortJob& job, std::string& out) {
   if (!job.order.empty() && job.want_all) {
     out += " ALL ";
     sort::write_ordered_set(out, job.order);
+  }
+  if (job.partial) {
+    out += " PARTIAL (" + job.partial->text() + ' ';
+    std::vector<uint32_t> part = search::partial_slice(job.order, *job.partial);
+    if (part.empty()) {
+      out += "NIL";
+    } else {
+      sort::write_ordered_set(out, part);
+    }
+    out += ')';
+  }
+  if (job.program.uses_modseq() && !job.order.empty()) {
+    out += " MODSEQ " + std::to_string(job.highest_modseq);
   }
   out += "\r\n";
 }
@@ -89,6 +112,7 @@ bool sort_step(Session& s, SortJob& job, std::string& out) {
                          {{"session", s.id()}, {"mailbox", sel.name}, {"uid", uid}});
       }
       if (!hit) continue;
+      job.highest_modseq = std::max(job.highest_modseq, meta->modseq);
       job.records.push_back(sort::make_sort_record(job.criteria, *meta, m.seq,
                                                    job.uid_command ? uid : m.seq, header));
     }
@@ -110,6 +134,10 @@ bool sort_step(Session& s, SortJob& job, std::string& out) {
     out += std::to_string(job.order[job.written++]);
   }
   if (job.written < job.order.size()) return true;
+  // RFC 7162: sort-data = "SORT" [1*(SP nz-number) SP search-sort-mod-seq].
+  if (job.program.uses_modseq() && !job.order.empty()) {
+    out += " (MODSEQ " + std::to_string(job.highest_modseq) + ")";
+  }
   out += "\r\n";
   return false;
 }
@@ -132,8 +160,25 @@ void cmd_sort(Session& s, const proto::Command& c) {
   }
 
   bool min = false, max = false, count = false, all = false;
-  for (const std::string& opt : args.return_opts) {
-    if (opt == "MIN") {
+  std::optional<search::PartialRange> partial;
+  for (size_t i = 0; i < args.return_opts.size(); ++i) {
+    const std::string& opt = args.return_opts[i];
+    if (opt == "PARTIAL") {
+      if (partial || i + 1 >= args.return_opts.size()) {
+        s.bad("PARTIAL needs one range, such as PARTIAL 1:100");
+        return;
+      }
+      partial = search::parse_partial(args.return_opts[++i]);
+      if (!partial) {
+        s.bad("Invalid PARTIAL range " + args.return_opts[i] + " (use m:n or -m:-n, m and n > 0)");
+        return;
+      }
+    } else if (opt == "CONTEXT") {
+      // RFC 5267 4.2: a hint only.
+    } else if (opt == "UPDATE") {
+      s.bad("RETURN (UPDATE) is not supported for SORT (no CONTEXT=SORT); use SEARCH");
+      return;
+    } else if (opt == "MIN") {
       min = true;
     } else if (opt == "MAX") {
       max = true;
@@ -153,10 +198,7 @@ void cmd_sort(Session& s, const proto::Command& c) {
   std::optional<search::Program> program =
       compile_search(s, args.program, std::optional<std::string>(args.charset));
   if (!program) return;
-  if (program->uses_modseq()) {
-    s.bad("The MODSEQ search key is not supported in SORT");
-    return;
-  }
+  if (program->uses_modseq()) s.enable_condstore();  // RFC 7162 3.1.5
 
   auto job = std::make_shared<SortJob>(std::move(*program));
   job->criteria = std::move(criteria);
@@ -165,7 +207,8 @@ void cmd_sort(Session& s, const proto::Command& c) {
   job->uid_command = c.uid;
   job->esearch = args.has_return;
   // RETURN () means ALL (RFC 4731 3.1, RFC 5267 3.2).
-  if (job->esearch && !min && !max && !count && !all) all = true;
+  if (job->esearch && !min && !max && !count && !all && !partial) all = true;
+  job->partial = partial;
   job->want_min = min;
   job->want_max = max;
   job->want_count = count;

@@ -1,7 +1,8 @@
 // STATUS (RFC 9051 6.3.11, RFC 3501 6.3.10): MESSAGES, UIDNEXT, UIDVALIDITY,
 // UNSEEN, DELETED, SIZE (RFC 8438), HIGHESTMODSEQ (RFC 7162), DELETED-STORAGE
 // (RFC 9208 4.2: the octets of its \Deleted messages, read from a read-only
-// view of the mailbox opened only when that item is asked) and, for
+// view of the mailbox opened only when that item is asked), MAILBOXID
+// (RFC 8474, asked from the store only when wanted) and, for
 // IMAP4rev1 only, RECENT: the session's own count for its selected mailbox;
 // for another mailbox, the messages no session has claimed yet (counted from
 // UIDNEXT, so an expunge among them can make it an overestimate, capped at
@@ -39,12 +40,22 @@ void cmd_status(Session& s, const proto::Command& c) {
     std::optional<store::Result<store::MailboxStatus>> status;
     std::optional<store::Error> view_error;  // opening the view for DELETED-STORAGE
     uint64_t deleted_storage = 0;
+    std::string mailbox_id;  // MAILBOXID (RFC 8474)
   };
   auto result = std::make_shared<Found>();
   bool want_deleted = mailbox::wants_deleted_storage(*items);
+  bool want_id = mailbox::wants_mailbox_id(*items);
   s.run_store(
-      [account, result, n = *name, want_deleted] {
+      [account, result, n = *name, want_deleted, want_id] {
         result->status.emplace(account->mailbox_status(n));
+        if (want_id && *result->status) {
+          auto id = account->mailbox_id(n);
+          if (!id) {
+            result->view_error = id.error();
+            return;
+          }
+          result->mailbox_id = std::move(*id);
+        }
         if (!want_deleted || !*result->status) return;
         auto mb = account->open_mailbox(n, true);
         if (!mb) {
@@ -77,7 +88,7 @@ void cmd_status(Session& s, const proto::Command& c) {
         mailbox::write_status(
             out, n, *r, items, recent.value_or(unclaimed),
             [&s](std::string& o, std::string_view nm) { s.write_mailbox(o, nm); },
-            result->deleted_storage, s.config().limits.literal_size);
+            result->deleted_storage, s.config().limits.literal_size, result->mailbox_id);
         s.write(out);
         s.ok("STATUS completed");
       });

@@ -1,6 +1,8 @@
 // The IMAP command table: each verb, its handler (one file each in this
 // folder) and the states it is valid in. APPEND is not here: the parser
 // streams it (append.cpp); it is valid when authenticated or selected.
+// REPLACE / UID REPLACE (RFC 8508) are streamed the same way (replace.cpp
+// checks the selected state itself, answering BAD outside it).
 #include "imap/commands/commands.h"
 
 namespace imap {
@@ -46,6 +48,9 @@ constexpr CommandSpec kCommands[] = {
     {Verb::kUnauthenticate, &cmd_unauthenticate, false, true, true},
     {Verb::kGetQuota,     &cmd_getquota,     false,    true,  true},
     {Verb::kGetQuotaRoot, &cmd_getquotaroot, false,    true,  true},
+    {Verb::kNotify,       &cmd_notify,       false,    true,  true},
+    {Verb::kSetQuota,     &cmd_setquota,     false,    true,  true},
+    {Verb::kCancelUpdate, &cmd_cancelupdate, false,    false, true},
 };
 // clang-format on
 }  // namespace

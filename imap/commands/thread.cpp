@@ -2,6 +2,9 @@
 // (draft-ietf-morg-inthread), answered with "* THREAD". The search program
 // is imap/search's, the algorithms imap/sort's. Runs on the store pool in
 // steps, reading only message headers; the answer is written in pieces.
+// A MODSEQ search key selects messages as in SEARCH; the THREAD response has
+// no MODSEQ item (RFC 7162 extends only SEARCH and SORT). "$" (SEARCHRES) is
+// substituted by compile_search.
 #include <algorithm>
 #include <memory>
 #include <optional>
@@ -94,10 +97,7 @@ void cmd_thread(Session& s, const proto::Command& c) {
   std::optional<search::Program> program =
       compile_search(s, args.program, std::optional<std::string>(args.charset));
   if (!program) return;
-  if (program->uses_modseq()) {
-    s.bad("The MODSEQ search key is not supported in THREAD");
-    return;
-  }
+  if (program->uses_modseq()) s.enable_condstore();  // RFC 7162 3.1
 
   auto job = std::make_shared<ThreadJob>(std::move(*program));
   job->algorithm = *algorithm;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 
+#include "imap/fetch/preview.h"
 #include "imap/mime/mime.h"
 
 namespace imap::fetch {
@@ -74,6 +75,9 @@ bool needs_message(const proto::FetchAtt& att) {
     case K::kRfc822Size:
     case K::kUid:
     case K::kModSeq:
+    case K::kSaveDate:
+    case K::kEmailId:
+    case K::kThreadId:
       return false;
     default:
       return true;
@@ -87,6 +91,7 @@ bool needs_structure(const proto::FetchAtt& att) {
     case K::kBodyStructure:
     case K::kRfc822Header:
     case K::kRfc822Text:
+    case K::kPreview:
       return true;
     case K::kBodySection:
       return !whole_message(att.section);
@@ -637,6 +642,32 @@ struct FetchWriter::Impl {
     return *root;
   }
 
+  // PREVIEW text, computed once (LAZY computes it as well).
+  std::optional<std::string> preview_text;
+  const std::string& preview() {
+    if (preview_text) return *preview_text;
+    preview_text.emplace();
+    const mime::Part* part = preview_part(root_part());
+    if (part == nullptr || reader == nullptr) return *preview_text;
+    std::string raw;
+    uint64_t len = std::min<uint64_t>(part->body_raw_length, kPreviewMaxInput);
+    raw.resize(static_cast<size_t>(len));
+    size_t got = 0;
+    if (!reader->seek(part->body_raw_offset)) {
+      failed = true;
+      return *preview_text;
+    }
+    while (got < raw.size()) {
+      int64_t n = reader->read(raw.data() + got, std::min(kReadChunk, raw.size() - got));
+      if (n < 0) failed = true;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    raw.resize(got);
+    *preview_text = preview_from_body(*part, raw);
+    return *preview_text;
+  }
+
   // Writes one item; a section's data is left to `active`.
   void write_item(const proto::FetchAtt& att, std::string& out) {
     switch (att.kind) {
@@ -663,6 +694,31 @@ struct FetchWriter::Impl {
         out += "MODSEQ (";
         write_number(out, meta.modseq);
         out += ')';
+        return;
+      case K::kSaveDate:
+        out += "SAVEDATE ";
+        if (meta.save_date == 0) {
+          out += "NIL";
+        } else {
+          proto::write_date_time(out, meta.save_date, 0);
+        }
+        return;
+      case K::kEmailId:
+        out += "EMAILID ";
+        if (meta.email_id.empty()) {
+          out += "NIL";
+        } else {
+          out += '(';
+          out += meta.email_id;
+          out += ')';
+        }
+        return;
+      case K::kThreadId:
+        out += "THREADID NIL";  // Roost computes no threads (RFC 8474 5.2)
+        return;
+      case K::kPreview:
+        out += "PREVIEW ";
+        proto::write_string(out, preview(), opt.utf8);
         return;
       case K::kEnvelope: {
         out += "ENVELOPE ";

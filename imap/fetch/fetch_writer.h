@@ -76,7 +76,7 @@ class StreamReader final : public Reader {
 // RFC822.TEXT; not their .PEEK forms).
 bool sets_seen(const proto::FetchAtt& att);
 // Whether an attribute needs the stored bytes (anything but FLAGS,
-// INTERNALDATE, RFC822.SIZE, UID and MODSEQ).
+// INTERNALDATE, RFC822.SIZE, UID, MODSEQ, SAVEDATE, EMAILID and THREADID).
 bool needs_message(const proto::FetchAtt& att);
 // Whether it needs the MIME structure.
 bool needs_structure(const proto::FetchAtt& att);

@@ -26,6 +26,8 @@ std::string_view status_item_name(StatusItem item) {
       return "DELETED-STORAGE";
     case StatusItem::kAppendLimit:
       return "APPENDLIMIT";
+    case StatusItem::kMailboxId:
+      return "MAILBOXID";
   }
   return "MESSAGES";
 }
@@ -33,11 +35,11 @@ std::string_view status_item_name(StatusItem item) {
 std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::string> names,
                                                          bool rev2, std::string* error,
                                                          bool deleted_storage) {
-  static constexpr StatusItem kAll[] = {StatusItem::kMessages,       StatusItem::kRecent,
-                                        StatusItem::kUidNext,        StatusItem::kUidValidity,
-                                        StatusItem::kUnseen,         StatusItem::kDeleted,
-                                        StatusItem::kSize,           StatusItem::kHighestModSeq,
-                                        StatusItem::kDeletedStorage, StatusItem::kAppendLimit};
+  static constexpr StatusItem kAll[] = {
+      StatusItem::kMessages,    StatusItem::kRecent,        StatusItem::kUidNext,
+      StatusItem::kUidValidity, StatusItem::kUnseen,        StatusItem::kDeleted,
+      StatusItem::kSize,        StatusItem::kHighestModSeq, StatusItem::kDeletedStorage,
+      StatusItem::kAppendLimit, StatusItem::kMailboxId};
   if (names.empty()) {
     *error = "STATUS needs at least one item";
     return std::nullopt;
@@ -59,6 +61,10 @@ std::optional<std::vector<StatusItem>> read_status_items(std::span<const std::st
   return out;
 }
 
+bool wants_mailbox_id(std::span<const StatusItem> items) {
+  return std::find(items.begin(), items.end(), StatusItem::kMailboxId) != items.end();
+}
+
 bool wants_deleted_storage(std::span<const StatusItem> items) {
   return std::find(items.begin(), items.end(), StatusItem::kDeletedStorage) != items.end();
 }
@@ -73,7 +79,8 @@ uint64_t deleted_storage(std::span<const store::MessageMeta> messages) {
 
 void write_status(std::string& out, std::string_view name, const store::MailboxStatus& status,
                   std::span<const StatusItem> items, uint32_t recent, const NameWriter& write_name,
-                  uint64_t deleted_storage, uint64_t append_limit) {
+                  uint64_t deleted_storage, uint64_t append_limit,
+                  std::string_view mailbox_id) {
   out += "* STATUS ";
   write_name(out, name);
   out += " (";
@@ -119,6 +126,11 @@ void write_status(std::string& out, std::string_view name, const store::MailboxS
         }
         value = append_limit;
         break;
+      case StatusItem::kMailboxId:
+        out += '(';
+        out += mailbox_id;
+        out += ')';
+        continue;
     }
     out += std::to_string(value);
   }

@@ -123,6 +123,14 @@ struct SearchKey {
     kModSeq,       // RFC 7162
     kOlder,
     kYounger,  // RFC 5032 (WITHIN), seconds
+    // RFC 8514 (SAVEDATE): `date` for the first three
+    kSavedBefore,
+    kSavedOn,
+    kSavedSince,
+    kSaveDateSupported,
+    // RFC 8474 (OBJECTID): `text` = the object id
+    kEmailId,
+    kThreadId,
   };
   Kind kind = Kind::kAll;
   std::string text;     // string argument; HEADER field name; KEYWORD flag
@@ -204,10 +212,15 @@ struct FetchAtt {
     kBinary,       // BINARY[...] / BINARY.PEEK[...] (RFC 3516)
     kBinarySize,   // BINARY.SIZE[...]
     kModSeq,       // RFC 7162
+    kSaveDate,     // RFC 8514
+    kEmailId,      // RFC 8474
+    kThreadId,     // RFC 8474
+    kPreview,      // RFC 8970; `lazy` for PREVIEW (LAZY)
   };
   Kind kind = Kind::kFlags;
   bool peek = false;
-  Section section;  // kBodySection; kBinary / kBinarySize use `section.part` only
+  bool lazy = false;  // kPreview with the LAZY modifier
+  Section section;    // kBodySection; kBinary / kBinarySize use `section.part` only
   std::optional<Partial> partial;
   bool operator==(const FetchAtt&) const = default;
 };
@@ -246,9 +259,27 @@ struct EnableArgs {
 };
 
 // SELECT / EXAMINE
+// SELECT / EXAMINE (QRESYNC (uidvalidity modseq [known-uids]
+// [(known-sequence-set known-uid-set)])), RFC 7162 3.2.5. The sets never
+// hold "*" or "$".
+struct QresyncParams {
+  uint32_t uidvalidity = 0;
+  uint64_t modseq = 0;
+  std::optional<SequenceSet> known_uids;
+  // seq-match-data, expanded element by element in the order sent: the
+  // client saw UID match_uids[i] at message number match_seqs[i].
+  std::vector<uint32_t> match_seqs;
+  std::vector<uint32_t> match_uids;
+  bool operator==(const QresyncParams&) const = default;
+};
+// Elements a seq-match-data set may expand to.
+inline constexpr size_t kMaxSeqMatch = 100000;
+
 struct SelectArgs {
   Mailbox mailbox;
-  std::vector<Value> params;  // e.g. CONDSTORE, or QRESYNC followed by a list
+  std::vector<Value> params;             // e.g. CONDSTORE, or QRESYNC followed by a list
+  bool condstore = false;                // (CONDSTORE) among params
+  std::optional<QresyncParams> qresync;  // (QRESYNC (...)) among params, checked
   bool operator==(const SelectArgs&) const = default;
 };
 
@@ -329,6 +360,20 @@ struct CompressArgs {
   bool operator==(const CompressArgs&) const = default;
 };
 
+// CANCELUPDATE (RFC 5267 4.3): the tags of the searches whose update
+// contexts end, as sent (tags are case-sensitive).
+struct CancelUpdateArgs {
+  std::vector<std::string> tags;  // at least one
+  bool operator==(const CancelUpdateArgs&) const = default;
+};
+
+// NOTIFY (RFC 5465): the argument text after the command name, as received
+// (literals in the "{n}\n" + data form); imap/notify reads it.
+struct NotifyArgs {
+  std::string text;
+  bool operator==(const NotifyArgs&) const = default;
+};
+
 // A command Roost does not know: the session answers BAD.
 struct UnknownArgs {
   bool operator==(const UnknownArgs&) const = default;
@@ -370,13 +415,16 @@ enum class Verb {
   kUnauthenticate,
   kSort,
   kThread,
+  kCancelUpdate,  // RFC 5267
+  kSetQuota,      // RFC 9208 (answered NO [NOPERM]); args: QuotaRootArgs
+  kNotify,  // RFC 5465; args: NotifyArgs
   kUnknown,
 };
 
 using Args = std::variant<NoArgs, LoginArgs, AuthenticateArgs, EnableArgs, SelectArgs, CreateArgs,
                           MailboxArgs, RenameArgs, ListArgs, StatusArgs, ExpungeArgs, SearchArgs,
                           FetchArgs, StoreArgs, CopyArgs, IdArgs, QuotaRootArgs, CompressArgs,
-                          SortArgs, ThreadArgs, UnknownArgs>;
+                          SortArgs, ThreadArgs, CancelUpdateArgs, NotifyArgs, UnknownArgs>;
 
 // One complete command. APPEND never appears here: it is streamed (see
 // parser.h, AppendBegin).

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/util/utf7.h"
+
 namespace imap::proto {
 
 namespace {
@@ -129,7 +131,8 @@ int month_number(std::string_view m) {
 // false on a syntax error, with the first error message kept.
 class Cursor {
  public:
-  explicit Cursor(std::string_view s) : s_(s) {}
+  explicit Cursor(std::string_view s, QuotedText quoted = QuotedText::kAny)
+      : s_(s), quoted_(quoted) {}
 
   bool at_end() const { return pos_ >= s_.size(); }
   char peek() const { return at_end() ? '\0' : s_[pos_]; }
@@ -183,10 +186,12 @@ class Cursor {
   bool quoted(std::string* out) {
     if (!eat('"')) return fail("expected a quoted string");
     out->clear();
+    bool eight_bit = false;
     while (true) {
       if (at_end()) return fail("unterminated quoted string");
       char c = s_[pos_++];
-      if (c == '"') return true;
+      if (c == '"') return eight_bit ? check_8bit(*out) : true;
+      if (static_cast<unsigned char>(c) >= 0x80) eight_bit = true;
       if (c == '\\') {
         char e = peek();
         if (e != '"' && e != '\\') return fail("bad escape in quoted string");
@@ -197,6 +202,21 @@ class Cursor {
       if (c == '\r' || c == '\n' || c == '\0') return fail("bad character in quoted string");
       out->push_back(c);
     }
+  }
+
+  // 8-bit text in a quoted string (RFC 9051 4.3, RFC 6855 3).
+  bool check_8bit(std::string_view text) {
+    switch (quoted_) {
+      case QuotedText::kAny:
+        return true;
+      case QuotedText::kAscii:
+        return fail(
+            "8-bit characters in a quoted string need ENABLE UTF8=ACCEPT; send them as a "
+            "literal");
+      case QuotedText::kUtf8:
+        return core::valid_utf8(text) || fail("quoted string is not valid UTF-8");
+    }
+    return true;
   }
 
   bool literal(std::string* out) {
@@ -452,7 +472,111 @@ class Cursor {
   std::string_view s_;
   size_t pos_ = 0;
   std::string error_;
+  QuotedText quoted_ = QuotedText::kAny;
 };
+
+// ------------------------------------------------------------ QRESYNC
+
+// A sequence set inside a QRESYNC parameter: numbers only (no "*", no "$").
+bool qresync_set(const Value& v, SequenceSet* out) {
+  if (v.kind != Value::Kind::kAtom) return false;
+  Cursor c(v.text);
+  if (!c.seq_set(out) || !c.at_end() || out->saved) return false;
+  for (const auto& r : out->ranges) {
+    if (r.lo == kStar || r.hi == kStar) return false;
+  }
+  return true;
+}
+
+// Expands a set in the order sent ("5:3" counts down, as the client wrote
+// it; the normalised set has lo <= hi, so the text is read again).
+bool qresync_expand(const Value& v, std::vector<uint32_t>* out) {
+  std::string_view t = v.text;
+  while (!t.empty()) {
+    size_t comma = t.find(',');
+    std::string_view part = t.substr(0, comma);
+    t = comma == std::string_view::npos ? std::string_view() : t.substr(comma + 1);
+    size_t colon = part.find(':');
+    uint64_t a = 0, b = 0;
+    for (char ch : part.substr(0, colon)) a = a * 10 + static_cast<uint64_t>(ch - '0');
+    b = a;
+    if (colon != std::string_view::npos) {
+      b = 0;
+      for (char ch : part.substr(colon + 1)) b = b * 10 + static_cast<uint64_t>(ch - '0');
+    }
+    uint64_t n = (a <= b ? b - a : a - b) + 1;
+    if (out->size() + n > kMaxSeqMatch) return false;
+    if (a <= b) {
+      for (uint64_t x = a; x <= b; ++x) out->push_back(static_cast<uint32_t>(x));
+    } else {
+      for (uint64_t x = a; x >= b; --x) out->push_back(static_cast<uint32_t>(x));
+    }
+  }
+  return true;
+}
+
+bool qresync_number(const Value& v, uint64_t max, uint64_t* out) {
+  if (v.kind != Value::Kind::kAtom || v.text.empty() || v.text.size() > 19) return false;
+  uint64_t n = 0;
+  for (char ch : v.text) {
+    if (ch < '0' || ch > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  if (n > max) return false;
+  *out = n;
+  return true;
+}
+
+bool qresync_params(const std::vector<Value>& items, QresyncParams* q, std::string* why) {
+  if (items.size() < 2 || items.size() > 4) {
+    *why = "QRESYNC needs (uidvalidity modseq [known-uids] [seq-match-data])";
+    return false;
+  }
+  uint64_t n = 0;
+  if (!qresync_number(items[0], 0xffffffffull, &n) || n == 0) {
+    *why = "QRESYNC: bad UIDVALIDITY";
+    return false;
+  }
+  q->uidvalidity = static_cast<uint32_t>(n);
+  if (!qresync_number(items[1], 0x7fffffffffffffffull, &q->modseq)) {
+    *why = "QRESYNC: bad mod-sequence";
+    return false;
+  }
+  size_t i = 2;
+  if (i < items.size() && items[i].kind == Value::Kind::kAtom) {
+    SequenceSet s;
+    if (!qresync_set(items[i], &s)) {
+      *why = "QRESYNC: bad known-uids (a UID set without *)";
+      return false;
+    }
+    q->known_uids = std::move(s);
+    ++i;
+  }
+  if (i < items.size()) {
+    const Value& m = items[i];
+    SequenceSet s1, s2;
+    if (m.kind != Value::Kind::kList || m.items.size() != 2 || !qresync_set(m.items[0], &s1) ||
+        !qresync_set(m.items[1], &s2)) {
+      *why = "QRESYNC: bad seq-match-data (needs (message-numbers UIDs), without *)";
+      return false;
+    }
+    if (!qresync_expand(m.items[0], &q->match_seqs) ||
+        !qresync_expand(m.items[1], &q->match_uids)) {
+      *why = "QRESYNC: seq-match-data too large";
+      return false;
+    }
+    if (q->match_seqs.size() != q->match_uids.size()) {
+      *why = "QRESYNC: seq-match-data sets differ in size";
+      return false;
+    }
+    ++i;
+  }
+  if (i != items.size()) {
+    *why = "QRESYNC: unexpected parameter";
+    return false;
+  }
+  return true;
+}
 
 // ------------------------------------------------------------ SEARCH keys
 
@@ -582,6 +706,32 @@ bool search_key(Cursor& c, SearchKey* out, int depth) {
     }
     return c.number64(&out->number);
   }
+  static const std::pair<const char*, K> kSaved[] = {
+      {"SAVEDBEFORE", K::kSavedBefore}, {"SAVEDON", K::kSavedOn}, {"SAVEDSINCE", K::kSavedSince}};
+  for (const auto& [n, k] : kSaved) {
+    if (name == n) {
+      out->kind = k;
+      return c.sp() && c.date(&out->date);
+    }
+  }
+  if (name == "SAVEDATESUPPORTED") {
+    out->kind = K::kSaveDateSupported;
+    return true;
+  }
+  if (name == "EMAILID" || name == "THREADID") {
+    // RFC 8474 objectid: 1*255 of ALPHA / DIGIT / "_" / "-".
+    out->kind = name == "EMAILID" ? K::kEmailId : K::kThreadId;
+    if (!c.sp()) return false;
+    std::string_view id = c.take_while(is_atom_char);
+    bool ok = !id.empty() && id.size() <= 255;
+    for (char ch : id) {
+      ok = ok && (is_digit(ch) || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                  ch == '_' || ch == '-');
+    }
+    if (!ok) return c.fail("bad object id");
+    out->text = std::string(id);
+    return true;
+  }
   return c.fail("unknown search key " + name);
 }
 
@@ -658,11 +808,34 @@ bool fetch_att(Cursor& c, FetchAtt* out) {
                                                       {"RFC822.TEXT", K::kRfc822Text},
                                                       {"BODYSTRUCTURE", K::kBodyStructure},
                                                       {"UID", K::kUid},
-                                                      {"MODSEQ", K::kModSeq}};
+                                                      {"MODSEQ", K::kModSeq},
+                                                      {"SAVEDATE", K::kSaveDate},
+                                                      {"EMAILID", K::kEmailId},
+                                                      {"THREADID", K::kThreadId}};
   for (const auto& [n, k] : kSimple) {
     if (name == n) {
       out->kind = k;
       return true;
+    }
+  }
+  if (name == "PREVIEW") {
+    out->kind = K::kPreview;
+    // RFC 8970 modifiers: " (LAZY)". A list that starts with a FETCH
+    // modifier (CHANGEDSINCE, VANISHED) belongs to the command instead.
+    if (c.peek() != ' ' || c.peek_at(1) != '(') return true;
+    std::string first;
+    for (size_t k = 2; is_atom_char(c.peek_at(k)); ++k) first += c.peek_at(k);
+    first = to_upper(first);
+    if (first == "CHANGEDSINCE" || first == "VANISHED") return true;
+    c.eat(' ');
+    c.eat('(');
+    while (true) {
+      std::string m;
+      if (!c.keyword(&m)) return false;
+      if (m != "LAZY") return c.fail("unknown PREVIEW modifier " + m);
+      out->lazy = true;
+      if (c.eat(')')) return true;
+      if (!c.sp()) return false;
     }
   }
   if (name == "BODY" && c.peek() != '[') {
@@ -899,25 +1072,6 @@ bool is_base64ish(std::string_view s) {
   return !s.empty();
 }
 
-// After the mailbox of APPEND: SP [flag-list SP] [date-time SP], up to the
-// message literal (the end of `c`).
-bool append_message_prefix(Cursor& c, std::vector<std::string>* flags,
-                           std::optional<DateTime>* date) {
-  if (!c.sp()) return false;
-  if (c.at_end()) return true;
-  if (c.peek() == '(') {
-    if (!c.flag_list(flags) || !c.sp()) return false;
-    if (c.at_end()) return true;
-  }
-  if (c.peek() == '"') {
-    DateTime dt;
-    if (!c.date_time(&dt) || !c.sp()) return false;
-    *date = dt;
-    if (c.at_end()) return true;
-  }
-  return c.fail("unexpected APPEND argument");
-}
-
 struct Dispatch {
   const char* name;
   Verb verb;
@@ -958,6 +1112,9 @@ constexpr Dispatch kVerbs[] = {
     {"UNAUTHENTICATE", Verb::kUnauthenticate},
     {"SORT", Verb::kSort},
     {"THREAD", Verb::kThread},
+    {"NOTIFY", Verb::kNotify},
+    {"CANCELUPDATE", Verb::kCancelUpdate},
+    {"SETQUOTA", Verb::kSetQuota},
 };
 
 // Parses the arguments of `cmd` (name and verb set) from `c`, positioned
@@ -1036,6 +1193,21 @@ bool parse_args(Cursor& c, Command* cmd) {
       SelectArgs a;
       if (!c.sp() || !c.mailbox(&a.mailbox)) return false;
       if (!c.at_end() && (!c.sp() || !c.value_list(&a.params, 1))) return false;
+      for (size_t i = 0; i < a.params.size(); ++i) {
+        const Value& v = a.params[i];
+        if (v.kind != Value::Kind::kAtom) continue;
+        if (iequals(v.text, "CONDSTORE")) a.condstore = true;
+        if (!iequals(v.text, "QRESYNC")) continue;
+        if (a.qresync) return c.fail("QRESYNC given twice");
+        if (i + 1 >= a.params.size() || a.params[i + 1].kind != Value::Kind::kList) {
+          return c.fail("QRESYNC needs a parenthesised list");
+        }
+        QresyncParams q;
+        std::string why;
+        if (!qresync_params(a.params[i + 1].items, &q, &why)) return c.fail(why);
+        a.qresync = std::move(q);
+        ++i;
+      }
       cmd->args = std::move(a);
       return true;
     }
@@ -1132,6 +1304,32 @@ bool parse_args(Cursor& c, Command* cmd) {
       cmd->args = std::move(a);
       return true;
     }
+    case Verb::kCancelUpdate: {
+      // RFC 5267: "CANCELUPDATE" 1*(SP quoted); atoms and literals accepted too.
+      CancelUpdateArgs a;
+      do {
+        std::string t;
+        if (!c.sp() || !c.astring(&t)) return false;
+        a.tags.push_back(std::move(t));
+      } while (!c.at_end());
+      cmd->args = std::move(a);
+      return true;
+    }
+    case Verb::kSetQuota: {
+      // RFC 9208: "SETQUOTA" SP quota-root-name SP "(" [resource limits] ")".
+      QuotaRootArgs a;
+      std::vector<Value> limits;
+      if (!c.sp() || !c.astring(&a.root) || !c.sp() || !c.value_list(&limits, 1)) return false;
+      cmd->args = std::move(a);
+      return true;
+    }
+    case Verb::kNotify: {
+      // RFC 5465: the arguments are read by imap/notify (the session).
+      NotifyArgs a;
+      a.text = std::string(c.take_while([](char) { return true; }));
+      cmd->args = std::move(a);
+      return true;
+    }
     case Verb::kUnknown:
       break;
   }
@@ -1149,37 +1347,208 @@ std::string leading_tag(std::string_view text) {
   return std::string(text.substr(0, n));
 }
 
-enum class AppendClass { kOrdinary, kMessage, kError };
-
-// Decides what a literal ending `before` + marker is: APPEND's message
-// literal, an ordinary literal, or a syntax error already.
-AppendClass classify_literal(std::string_view before, AppendBegin* begin, std::string* error) {
+// A literal marker ends `before` (not an APPEND / REPLACE): false, with the
+// error, when the command already lacks a valid tag or name.
+bool literal_head_ok(std::string_view before, std::string* error) {
   Cursor c(before);
   std::string tag, name;
   if (!c.tag(&tag) || !c.sp() || !c.keyword(&name)) {
     *error = c.error();
-    return AppendClass::kError;
+    return false;
   }
-  if (name != "APPEND") return AppendClass::kOrdinary;
-  if (!c.sp()) {
+  return true;
+}
+
+// APPEND, REPLACE and UID REPLACE are streamed (AppendBegin ...), not parsed
+// as a whole.
+bool is_streamed(std::string_view text) {
+  Cursor c(text);
+  std::string tag, name;
+  if (!c.tag(&tag) || !c.sp() || !c.keyword(&name)) return false;
+  if (name == "APPEND" || name == "REPLACE") return true;
+  return name == "UID" && c.sp() && c.keyword(&name) && name == "REPLACE";
+}
+
+// The APPEND grammar Roost reads (RFC 3501, RFC 3502 MULTIAPPEND, RFC 4469
+// CATENATE, RFC 6855 UTF8, RFC 8508 REPLACE):
+//
+//   APPEND SP mailbox 1*(SP message)
+//   [UID SP] REPLACE SP (nz-number / "*") SP mailbox SP message
+//   message  = [flag-list SP] [date-time SP] data
+//   data     = literal / literal8 / "UTF8 (" literal8 ")"
+//            / "CATENATE (" part *(SP part) ")"
+//   part     = "TEXT" SP (literal / literal8) / "URL" SP astring
+//            / "UTF8 (" literal8 ")"
+//
+// The command is scanned one line (up to a data literal) at a time; AppendAt
+// says where the previous line left it.
+enum AppendAt : int {
+  kAtHead = 0,       // nothing read yet
+  kAtMessage,        // after the SP that starts a message
+  kAtAfterMessage,   // a message is complete: the line end, or SP + message
+  kAtFirstPart,      // after "CATENATE ("
+  kAtNextPart,       // after a part: SP + part, or ")"
+  kAtUtf8Close,      // after UTF8 (~{n}...: ")" ends the message
+  kAtPartUtf8Close,  // after a UTF8 part: ")" ends the part
+};
+
+enum class ScanEnd {
+  kError,
+  kOrdinaryLiteral,  // the marker is an astring (mailbox name, URL): collect it
+  kDataLiteral,      // the marker is message data: the last event awaits a decision
+  kLineEnd,          // the command is complete
+};
+
+// Scans `text` (the command since the last data literal, ending where the
+// marker `m` starts, or at the line end when m is null) from `st`, appending
+// the events it gives. `st` and `out` are only meaningful for kDataLiteral
+// and kLineEnd.
+ScanEnd scan_append(std::string_view text, const Marker* m, QuotedText quoted, AppendScan& st,
+                    std::vector<Event>* out, std::string* error) {
+  Cursor c(text, quoted);
+  auto fail = [&](std::string_view msg) {
+    c.fail(msg);
     *error = c.error();
-    return AppendClass::kError;
+    return ScanEnd::kError;
+  };
+  auto err = [&]() { return fail("syntax error in APPEND"); };
+  auto begin = [&]() {
+    AppendBegin b;
+    b.tag = st.tag;
+    b.mailbox = st.mailbox;
+    b.index = st.index;
+    b.replace = st.replace;
+    b.uid = st.uid;
+    b.replace_number = st.number;
+    return b;
+  };
+  // A data literal must start exactly here.
+  auto data_here = [&](bool binary_only) { return c.at_end() && m && (!binary_only || m->binary); };
+  while (true) {
+    switch (st.at) {
+      case kAtHead: {
+        std::string name;
+        if (!c.tag(&st.tag) || !c.sp() || !c.keyword(&name)) return err();
+        if (name == "UID") {
+          st.uid = true;
+          if (!c.sp() || !c.keyword(&name)) return err();
+        }
+        if (name == "REPLACE") {
+          st.replace = true;
+          if (!c.sp()) return err();
+          if (c.eat('*')) {
+            st.number = kStar;
+          } else if (!c.nz_number(&st.number)) {
+            return err();
+          }
+        } else if (name != "APPEND" || st.uid) {
+          return fail("unknown command " + name);
+        }
+        if (!c.sp()) return err();
+        if (c.at_end() && m) return ScanEnd::kOrdinaryLiteral;  // the mailbox name is the literal
+        if (!c.mailbox(&st.mailbox) || !c.sp()) return err();
+        st.at = kAtMessage;
+        break;
+      }
+      case kAtMessage: {
+        AppendBegin b = begin();
+        if (c.peek() == '(' && (!c.flag_list(&b.flags) || !c.sp())) return err();
+        if (c.peek() == '"') {
+          DateTime dt;
+          if (!c.date_time(&dt) || !c.sp()) return err();
+          b.date = dt;
+        }
+        if (c.at_end()) {
+          if (!m) return fail("expected the message literal");
+          b.size = m->size;
+          b.binary = m->binary;
+          b.synchronising = m->sync;
+          out->push_back(std::move(b));
+          st.at = kAtAfterMessage;
+          return ScanEnd::kDataLiteral;
+        }
+        if (c.try_keyword("CATENATE")) {
+          if (!c.sp() || !c.expect('(', "expected ( after CATENATE")) return err();
+          b.form = AppendForm::kCatenate;
+          out->push_back(std::move(b));
+          st.at = kAtFirstPart;
+          break;
+        }
+        if (c.try_keyword("UTF8")) {
+          if (!c.sp() || !c.expect('(', "expected ( after UTF8")) return err();
+          if (!data_here(true)) return fail("UTF8 needs a literal8 (~{n})");
+          b.form = AppendForm::kUtf8;
+          b.size = m->size;
+          b.binary = true;
+          b.synchronising = m->sync;
+          out->push_back(std::move(b));
+          st.at = kAtUtf8Close;
+          return ScanEnd::kDataLiteral;
+        }
+        return fail(st.replace ? "unexpected REPLACE argument" : "unexpected APPEND argument");
+      }
+      case kAtAfterMessage:
+        if (c.at_end()) {
+          if (m) return fail("expected a space before the next message");
+          out->push_back(AppendEnd{true});
+          return ScanEnd::kLineEnd;
+        }
+        if (st.replace) return fail("unexpected characters after the REPLACE message");
+        if (!c.eat(' ')) return fail("unexpected characters after the APPEND message");
+        out->push_back(AppendEnd{false});
+        ++st.index;
+        st.at = kAtMessage;
+        break;
+      case kAtFirstPart:
+      case kAtNextPart:
+        if (st.at == kAtNextPart) {
+          if (c.eat(')')) {
+            st.at = kAtAfterMessage;
+            break;
+          }
+          if (!c.sp()) return err();
+        }
+        if (c.try_keyword("TEXT")) {
+          if (!c.sp()) return err();
+          if (!data_here(false)) return fail("TEXT needs a literal");
+          out->push_back(CatenateText{m->size, m->binary, false, m->sync});
+          st.at = kAtNextPart;
+          return ScanEnd::kDataLiteral;
+        }
+        if (c.try_keyword("URL")) {
+          if (!c.sp()) return err();
+          if (c.at_end() && m) return ScanEnd::kOrdinaryLiteral;
+          std::string url;
+          if (!c.astring(&url)) return err();
+          out->push_back(CatenateUrl{std::move(url)});
+          st.at = kAtNextPart;
+          break;
+        }
+        if (c.try_keyword("UTF8")) {
+          if (!c.sp() || !c.expect('(', "expected ( after UTF8")) return err();
+          if (!data_here(true)) return fail("UTF8 needs a literal8 (~{n})");
+          out->push_back(CatenateText{m->size, true, true, m->sync});
+          st.at = kAtPartUtf8Close;
+          return ScanEnd::kDataLiteral;
+        }
+        return fail("expected TEXT, URL or UTF8 in CATENATE");
+      case kAtUtf8Close:
+      case kAtPartUtf8Close:
+        if (!c.expect(')', "expected ) after the UTF8 literal")) return err();
+        st.at = st.at == kAtUtf8Close ? kAtAfterMessage : kAtNextPart;
+        break;
+      default:
+        return fail("syntax error in APPEND");
+    }
   }
-  if (c.at_end()) return AppendClass::kOrdinary;  // the mailbox name is the literal
-  if (!c.mailbox(&begin->mailbox) || !append_message_prefix(c, &begin->flags, &begin->date)) {
-    *error = c.error();
-    return AppendClass::kError;
-  }
-  begin->tag = tag;
-  return AppendClass::kMessage;
 }
 
 }  // namespace
 
 // ------------------------------------------------------------ parse_command
 
-std::variant<Command, ParseError> parse_command(std::string_view text) {
-  Cursor c(text);
+std::variant<Command, ParseError> parse_command(std::string_view text, QuotedText quoted) {
+  Cursor c(text, quoted);
   Command cmd;
   if (!c.tag(&cmd.tag) || !c.sp()) return ParseError{"", c.error()};
   if (text.find('\0') != std::string_view::npos) return ParseError{cmd.tag, "NUL in command"};
@@ -1226,12 +1595,39 @@ void Parser::accept_literal() {
 }
 
 void Parser::reject_literal() {
-  if (!awaiting_) return;
-  awaiting_ = false;
+  if (awaiting_) {
+    awaiting_ = false;
+    reset_command();
+    // A synchronising literal will not be sent; a non-synchronising one is on
+    // its way and is skipped with the rest of its line.
+    mode_ = pending_sync_ ? Mode::kLine : Mode::kDiscard;
+    return;
+  }
+  // An APPEND answered between its events (e.g. a CATENATE URL that cannot
+  // be resolved): the rest of the command is dropped.
+  if (!in_append_ && queue_.empty()) return;
+  bool queued = !queue_.empty();
+  bool decision = queue_decision_;
+  bool sync = queue_sync_;
+  uint64_t size = queue_size_;
+  bool streaming = mode_ == Mode::kAppendData;
+  uint64_t left = left_;
+  queue_.clear();
+  queue_decision_ = false;
   reset_command();
-  // A synchronising literal will not be sent; a non-synchronising one is on
-  // its way and is skipped with the rest of its line.
-  mode_ = pending_sync_ ? Mode::kLine : Mode::kDiscard;
+  mode_ = Mode::kLine;
+  if (queued) {
+    // Events of a line still queued: the line ended at a data literal (skip
+    // it when the client sends it anyway) or the command is complete.
+    if (decision && !sync) {
+      mode_ = Mode::kDiscard;
+      left_ = size;
+    }
+  } else if (streaming) {
+    // Inside or right after a data literal: the rest of it, then the line.
+    mode_ = Mode::kDiscard;
+    left_ = left;
+  }
 }
 
 void Parser::expect_line() {
@@ -1244,7 +1640,8 @@ void Parser::clear() {
   reset_command();
   mode_ = Mode::kLine;
   awaiting_ = false;
-  pending_begin_.reset();
+  queue_.clear();
+  queue_decision_ = false;
   tail_.clear();
   left_ = 0;
 }
@@ -1253,8 +1650,8 @@ void Parser::reset_command() {
   cmd_.clear();
   seg_start_ = 0;
   in_append_ = false;
-  append_index_ = 0;
   append_tag_.clear();
+  scan_ = AppendScan{};
 }
 
 std::string Parser::current_tag() const {
@@ -1280,14 +1677,17 @@ std::optional<Event> Parser::start_skip(Event ev, bool has_marker, bool sync, ui
 std::optional<Event> Parser::next() {
   while (true) {
     if (dead_ || awaiting_) return std::nullopt;
-    if (pending_begin_) {
-      AppendBegin b = std::move(*pending_begin_);
-      pending_begin_.reset();
-      awaiting_ = true;
-      pending_sync_ = b.synchronising;
-      left_ = b.size;
-      after_accept_ = Mode::kAppendData;
-      return b;
+    if (!queue_.empty()) {
+      Event ev = std::move(queue_.front());
+      queue_.pop_front();
+      if (queue_.empty() && queue_decision_) {
+        queue_decision_ = false;
+        awaiting_ = true;
+        pending_sync_ = queue_sync_;
+        left_ = queue_size_;
+        after_accept_ = Mode::kAppendData;
+      }
+      return ev;
     }
     std::string_view avail(in_.data() + pos_, in_.size() - pos_);
     switch (mode_) {
@@ -1410,44 +1810,66 @@ std::optional<Event> Parser::next() {
 std::optional<Event> Parser::on_line_end() {
   std::string_view seg = std::string_view(cmd_).substr(seg_start_);
   std::optional<Marker> m = find_marker(seg);
-  if (in_append_) return on_append_tail(append_tag_);
-  if (!m) {
+  // LITERAL- (RFC 7888 4): a larger non-synchronising literal is refused,
+  // APPEND's message literal included; its bytes are skipped.
+  if (m && !m->sync && limits_.nonsync_max > 0 && m->size > limits_.nonsync_max) {
+    std::string tag = current_tag();
+    return start_skip(LiteralTooBig{tag, m->size, false, m->size > limits_.discard_max}, true,
+                      false, m->size);
+  }
+  bool streamed = in_append_ || is_streamed(cmd_);
+  if (!m && !streamed) {
     if (cmd_.empty()) return std::nullopt;  // empty lines are ignored
-    auto r = parse_command(cmd_);
+    auto r = parse_command(cmd_, quoted_text());
     reset_command();
     if (auto* cmd = std::get_if<Command>(&r)) return Event(std::move(*cmd));
     return Event(std::move(std::get<ParseError>(r)));
   }
   std::string tag = current_tag();
-  std::string_view before = std::string_view(cmd_).substr(0, seg_start_ + m->start);
-  AppendBegin begin;
-  std::string error;
-  switch (classify_literal(before, &begin, &error)) {
-    case AppendClass::kError:
-      return start_skip(ParseError{tag, error}, true, m->sync, m->size);
-    case AppendClass::kMessage: {
-      if (m->size > limits_.literal_max) {
-        return start_skip(
-            LiteralTooBig{tag, m->size, m->sync, !m->sync && m->size > limits_.discard_max}, true,
-            m->sync, m->size);
-      }
-      begin.size = m->size;
-      begin.binary = m->binary;
-      begin.synchronising = m->sync;
-      begin.index = 0;
-      reset_command();
-      in_append_ = true;
-      append_tag_ = begin.tag;
-      append_mailbox_ = begin.mailbox;
-      append_index_ = 0;
-      awaiting_ = true;
-      pending_sync_ = m->sync;
-      left_ = m->size;
-      after_accept_ = Mode::kAppendData;
-      return Event(std::move(begin));
+  if (streamed) {
+    // APPEND / REPLACE: scan up to the data literal or the line end; the
+    // events are queued (next() hands them out).
+    std::string_view text =
+        std::string_view(cmd_).substr(0, m ? seg_start_ + m->start : cmd_.size());
+    AppendScan st = in_append_ ? scan_ : AppendScan{};
+    std::vector<Event> events;
+    std::string error;
+    switch (scan_append(text, m ? &*m : nullptr, quoted_text(), st, &events, &error)) {
+      case ScanEnd::kError:
+        if (!m) {
+          reset_command();
+          return ParseError{tag, error};
+        }
+        return start_skip(ParseError{tag, error}, true, m->sync, m->size);
+      case ScanEnd::kDataLiteral:
+        if (m->size > limits_.literal_max) {
+          return start_skip(
+              LiteralTooBig{tag, m->size, m->sync, !m->sync && m->size > limits_.discard_max}, true,
+              m->sync, m->size);
+        }
+        cmd_.clear();
+        seg_start_ = 0;
+        in_append_ = true;
+        append_tag_ = st.tag;
+        scan_ = std::move(st);
+        queue_decision_ = true;
+        queue_sync_ = m->sync;
+        queue_size_ = m->size;
+        for (Event& e : events) queue_.push_back(std::move(e));
+        return std::nullopt;
+      case ScanEnd::kLineEnd:
+        reset_command();
+        queue_decision_ = false;
+        for (Event& e : events) queue_.push_back(std::move(e));
+        return std::nullopt;
+      case ScanEnd::kOrdinaryLiteral:
+        break;  // a mailbox name or URL sent as a literal: collected below
     }
-    case AppendClass::kOrdinary:
-      break;
+  } else {
+    std::string error;
+    if (!literal_head_ok(std::string_view(cmd_).substr(0, seg_start_ + m->start), &error)) {
+      return start_skip(ParseError{tag, error}, true, m->sync, m->size);
+    }
   }
   if (m->binary) {
     return start_skip(ParseError{tag, "literal8 is only allowed in APPEND"}, true, m->sync,
@@ -1469,36 +1891,6 @@ std::optional<Event> Parser::on_line_end() {
   }
   mode_ = Mode::kLiteral;
   return std::nullopt;
-}
-
-std::optional<Event> Parser::on_append_tail(std::string tag) {
-  std::optional<Marker> m = find_marker(cmd_);
-  if (!m) {
-    bool empty = cmd_.empty();
-    reset_command();
-    if (empty) return AppendEnd{true};
-    return ParseError{tag, "unexpected characters after the APPEND message"};
-  }
-  Cursor c(std::string_view(cmd_).substr(0, m->start));
-  AppendBegin b;
-  if (!append_message_prefix(c, &b.flags, &b.date)) {
-    return start_skip(ParseError{tag, c.error()}, true, m->sync, m->size);
-  }
-  if (m->size > limits_.literal_max) {
-    return start_skip(
-        LiteralTooBig{tag, m->size, m->sync, !m->sync && m->size > limits_.discard_max}, true,
-        m->sync, m->size);
-  }
-  b.tag = tag;
-  b.mailbox = append_mailbox_;
-  b.size = m->size;
-  b.binary = m->binary;
-  b.synchronising = m->sync;
-  b.index = ++append_index_;
-  cmd_.clear();
-  seg_start_ = 0;
-  pending_begin_ = std::move(b);
-  return AppendEnd{false};
 }
 
 }  // namespace imap::proto

@@ -24,6 +24,15 @@
 //    (MULTIAPPEND, RFC 3502: a new AppendBegin comes next). Any ParseError,
 //    LineTooLong or LiteralTooBig between AppendBegin and the final
 //    AppendEnd cancels the whole APPEND.
+//    The message's data may also be `UTF8 (~{n})` (RFC 6855; AppendBegin form
+//    kUtf8, otherwise as a literal) or `CATENATE (...)` (RFC 4469): then
+//    AppendBegin (form kCatenate) awaits no decision; each TEXT part comes as
+//    CatenateText, which awaits one like AppendBegin, then its LiteralChunks;
+//    each URL part as CatenateUrl; AppendEnd follows the ")". An APPEND made
+//    only of URLs has no literal at all. REPLACE / UID REPLACE (RFC 8508) are
+//    streamed the same way (AppendBegin::replace, one message only). The
+//    session may end an APPEND between its events with reject_literal() (e.g.
+//    a URL it cannot resolve): the rest of the command is dropped.
 //  - ParseError: bad syntax. `tag` is empty when no valid tag was read (the
 //    session answers "* BAD"). The rest of the command was skipped.
 //  - LineTooLong: the command text (literals included) passed the line cap.
@@ -43,6 +52,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,16 +77,47 @@ struct LiteralTooBig {
   bool operator==(const LiteralTooBig&) const = default;
 };
 
+// How one APPEND message's data is given.
+enum class AppendForm {
+  kLiteral,   // a literal or literal8: the message literal (decision, chunks)
+  kUtf8,      // UTF8 (~{n}) (RFC 6855): a literal8, handled as kLiteral
+  kCatenate,  // CATENATE (...) (RFC 4469): no literal and no decision here;
+              // CatenateText / CatenateUrl events follow, then AppendEnd
+};
+
 struct AppendBegin {
   std::string tag;
   Mailbox mailbox;
   std::vector<std::string> flags;
   std::optional<DateTime> date;
-  uint64_t size = 0;
+  uint64_t size = 0;    // kLiteral / kUtf8; 0 for kCatenate
   bool binary = false;  // literal8 ~{n} (RFC 3516)
   bool synchronising = true;
   uint32_t index = 0;  // 0 for the first message, 1.. for MULTIAPPEND
+  AppendForm form = AppendForm::kLiteral;
+  // REPLACE / UID REPLACE (RFC 8508): the message to replace, a message
+  // number (or a UID when `uid`); kStar for "*". One message only.
+  bool replace = false;
+  bool uid = false;
+  uint32_t replace_number = 0;
   bool operator==(const AppendBegin&) const = default;
+};
+
+// A TEXT part of a CATENATE message (or a UTF8 (~{n}) part, `utf8`): like
+// AppendBegin it waits for accept_literal() / reject_literal(); accepted data
+// arrives as LiteralChunk events.
+struct CatenateText {
+  uint64_t size = 0;
+  bool binary = false;  // literal8
+  bool utf8 = false;    // UTF8 (~{n}) (RFC 6855)
+  bool synchronising = true;
+  bool operator==(const CatenateText&) const = default;
+};
+
+// A URL part of a CATENATE message: the astring as sent (not decoded).
+struct CatenateUrl {
+  std::string url;
+  bool operator==(const CatenateUrl&) const = default;
 };
 
 struct LiteralChunk {
@@ -106,7 +147,19 @@ struct Line {
 };
 
 using Event = std::variant<Command, NeedContinuation, LiteralTooBig, AppendBegin, LiteralChunk,
-                           AppendEnd, ParseError, LineTooLong, Line>;
+                           AppendEnd, ParseError, LineTooLong, Line, CatenateText, CatenateUrl>;
+
+// Where a streamed APPEND / REPLACE stands between two data literals
+// (Parser internals; see parser.cpp).
+struct AppendScan {
+  int at = 0;
+  std::string tag;
+  Mailbox mailbox;
+  uint32_t index = 0;
+  bool replace = false;
+  bool uid = false;
+  uint32_t number = 0;
+};
 
 struct Limits {
   size_t line_max_preauth = 8 * 1024;  // command text incl. literals, before login
@@ -114,7 +167,15 @@ struct Limits {
   uint64_t literal_max = 64ull << 20;  // APPEND message literal
   uint64_t discard_max = 1ull << 30;   // past this a {n+} is fatal, not skipped
   size_t chunk_max = 64 * 1024;        // largest LiteralChunk
+  // LITERAL- (RFC 7888): a non-synchronising literal larger than this is
+  // LiteralTooBig (BAD [TOOBIG], its bytes skipped). 0: no such cap (LITERAL+).
+  uint64_t nonsync_max = 0;
 };
+
+// What a quoted string may carry besides 7-bit text (RFC 9051 / RFC 6855):
+// any 8-bit byte (before login: UTF-8 user names in LOGIN), 7-bit only
+// (after login until UTF8=ACCEPT is enabled), or valid UTF-8 only (enabled).
+enum class QuotedText { kAny, kAscii, kUtf8 };
 
 class Parser {
  public:
@@ -124,6 +185,13 @@ class Parser {
   const Limits& limits() const { return limits_; }
   // Switches between the pre- and post-login line caps.
   void set_authenticated(bool yes) { authenticated_ = yes; }
+  // UTF8=ACCEPT (RFC 6855) or IMAP4rev2 enabled: quoted strings may carry
+  // UTF-8 after login. Without it 8-bit in a quoted string is a ParseError
+  // after login (send a literal).
+  void set_utf8(bool yes) { utf8_ = yes; }
+  QuotedText quoted_text() const {
+    return !authenticated_ ? QuotedText::kAny : (utf8_ ? QuotedText::kUtf8 : QuotedText::kAscii);
+  }
 
   // Appends input. Nothing is parsed until next().
   void feed(std::string_view bytes);
@@ -150,13 +218,13 @@ class Parser {
 
   size_t line_cap() const { return authenticated_ ? limits_.line_max : limits_.line_max_preauth; }
   std::optional<Event> on_line_end();
-  std::optional<Event> on_append_tail(std::string tag);
   std::optional<Event> start_skip(Event ev, bool has_marker, bool sync, uint64_t n);
   std::string current_tag() const;
   void reset_command();
 
   Limits limits_;
   bool authenticated_ = false;
+  bool utf8_ = false;
   std::string in_;
   size_t pos_ = 0;
   Mode mode_ = Mode::kLine;
@@ -166,19 +234,26 @@ class Parser {
   bool awaiting_ = false;
   bool pending_sync_ = false;  // the literal awaiting a decision is synchronising
   Mode after_accept_ = Mode::kLine;
-  std::optional<AppendBegin> pending_begin_;  // queued after AppendEnd{last=false}
-  // APPEND in progress: the tag, mailbox and index of the current message.
+  // APPEND / REPLACE in progress (past its first data literal): the tag and
+  // where the command stands.
   bool in_append_ = false;
   std::string append_tag_;
-  Mailbox append_mailbox_;
-  uint32_t append_index_ = 0;
+  AppendScan scan_;
+  // Events of one scanned APPEND line, delivered one by one; the last one
+  // awaits a decision when `queue_decision_` (a data literal follows).
+  std::deque<Event> queue_;
+  bool queue_decision_ = false;
+  bool queue_sync_ = true;
+  uint64_t queue_size_ = 0;
   std::string tail_;  // last bytes of a skipped line (to spot a literal marker)
   bool dead_ = false;
 };
 
 // Parses one complete command (text with "{n}\n" + data literals, no final
 // line end). Exposed for tests and the fuzzer; the Parser uses it.
-std::variant<Command, ParseError> parse_command(std::string_view text);
+// `quoted`: what quoted strings may carry (the Parser passes quoted_text()).
+std::variant<Command, ParseError> parse_command(std::string_view text,
+                                                QuotedText quoted = QuotedText::kAny);
 
 // True for "DONE" (any case), the line that ends IDLE.
 bool is_done(std::string_view line);

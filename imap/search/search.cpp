@@ -13,7 +13,7 @@ using Kind = proto::SearchKey::Kind;
 
 struct Program::Node {
   Kind kind = Kind::kAll;
-  std::string needle;  // case-folded UTF-8 search string
+  std::string needle;  // casemap()ped UTF-8 search string
   std::string field;   // HEADER: field name; KEYWORD / UNKEYWORD: the keyword
   int64_t day = 0;     // date keys: days since 1970-01-01
   uint64_t number = 0;
@@ -71,7 +71,7 @@ struct Compiler {
       error->text = "Unknown charset";
       return false;
     }
-    *out = fold_case(utf8);
+    *out = casemap(utf8);
     return true;
   }
 
@@ -104,7 +104,14 @@ struct Compiler {
       case Kind::kSentBefore:
       case Kind::kSentOn:
       case Kind::kSentSince:
+      case Kind::kSavedBefore:
+      case Kind::kSavedOn:
+      case Kind::kSavedSince:
         out->day = days_from_civil(key.date.year, key.date.month, key.date.day);
+        return true;
+      case Kind::kEmailId:
+      case Kind::kThreadId:
+        out->field = key.text;
         return true;
       case Kind::kLarger:
       case Kind::kSmaller:
@@ -240,6 +247,21 @@ class Evaluation {
         return b_.now - meta.internal_date < static_cast<int64_t>(n.number);
       case Kind::kModSeq:
         return meta.modseq >= n.number;
+      // RFC 8514: a message without a save date matches none of these
+      // (SAVEDATESUPPORTED is then false for it as well).
+      case Kind::kSavedBefore:
+        return meta.save_date != 0 && utc_day(meta.save_date) < n.day;
+      case Kind::kSavedOn:
+        return meta.save_date != 0 && utc_day(meta.save_date) == n.day;
+      case Kind::kSavedSince:
+        return meta.save_date != 0 && utc_day(meta.save_date) >= n.day;
+      case Kind::kSaveDateSupported:
+        return meta.save_date != 0;
+      // RFC 8474: ids are compared exactly; Roost has no THREADID.
+      case Kind::kEmailId:
+        return !meta.email_id.empty() && meta.email_id == n.field;
+      case Kind::kThreadId:
+        return false;
       case Kind::kUid:
         return in_ranges(n.ranges, meta.uid);
       case Kind::kSequenceSet:
@@ -274,7 +296,7 @@ class Evaluation {
   struct Field {
     std::string name;
     std::string value;                  // unfolded, still encoded
-    std::optional<std::string> folded;  // decoded and case-folded
+    std::optional<std::string> folded;  // decoded and casemap()ped
   };
 
   const std::vector<Field>* fields() {
@@ -297,7 +319,7 @@ class Evaluation {
     for (Field& f : *fields_) {
       if (!iequals(f.name, name)) continue;
       if (needle.empty() && empty_matches) return true;
-      if (!f.folded) f.folded = fold_case(mime::decode_header_value(f.value));
+      if (!f.folded) f.folded = casemap(mime::decode_header_value(f.value));
       if (f.folded->find(needle) != std::string::npos) return true;
     }
     return false;
@@ -306,7 +328,7 @@ class Evaluation {
   bool header_contains(const std::string& needle) {
     if (!header_text_) {
       const std::string* h = m_.access ? m_.access->header() : nullptr;
-      header_text_ = h ? fold_case(header_text(*h)) : std::string();
+      header_text_ = h ? casemap(header_text(*h)) : std::string();
     }
     return header_text_->find(needle) != std::string::npos;
   }
@@ -314,7 +336,7 @@ class Evaluation {
   bool body_contains(const std::string& needle) {
     if (!body_text_) {
       const std::string* msg = m_.access ? m_.access->message() : nullptr;
-      body_text_ = msg ? fold_case(body_text(*msg)) : std::string();
+      body_text_ = msg ? casemap(body_text(*msg)) : std::string();
     }
     return body_text_->find(needle) != std::string::npos;
   }

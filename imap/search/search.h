@@ -9,10 +9,11 @@
 // header key needs it, the whole message only for BODY and TEXT. AND, OR and
 // NOT short-circuit, and the keys of a group run cheapest first.
 //
-// Text keys match a case-insensitive substring (Unicode simple case folding)
-// of decoded text: header values after RFC 2047 decoding; bodies after
-// Content-Transfer-Encoding decoding and charset conversion of each text/*
-// part (and of the header and text parts of attached messages).
+// Text keys match a substring under the i;unicode-casemap comparator
+// (RFC 5051; I18NLEVEL=1, RFC 5255) of decoded text: header values after
+// RFC 2047 decoding; bodies after Content-Transfer-Encoding decoding and
+// charset conversion of each text/* part (and of the header and text parts
+// of attached messages).
 #pragma once
 
 #include <cstdint>
@@ -142,12 +143,13 @@ inline constexpr std::string_view kAdvertisedCharsets =
 
 // ---- helpers, exposed for the unit tests -------------------------------------
 
-// Unicode simple case folding of one code point (ASCII, Latin-1, Latin
-// Extended-A and Additional, Greek, Cyrillic, Armenian, full-width forms
-// from a table; other scripts through the C.UTF-8 locale when available).
-uint32_t fold_code_point(uint32_t cp);
-// Case-folds UTF-8 text; invalid bytes are kept as they are.
-std::string fold_case(std::string_view utf8);
+// i;unicode-casemap (RFC 5051): UTF-8 text as "titlecased canonicalized
+// UTF-8": every code point replaced by its simple titlecase mapping, then by
+// its decomposition (compatibility or canonical, from ICU's copy of
+// UnicodeData.txt), repeatedly. Equality, substring and order of two
+// strings under the comparator are those of their casemap() octets. Bytes
+// that are not UTF-8 are kept as they are.
+std::string casemap(std::string_view utf8);
 
 // Days since 1970-01-01 of a calendar date (proleptic Gregorian).
 int64_t days_from_civil(int64_t year, int month, int day);

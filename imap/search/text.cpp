@@ -1,7 +1,13 @@
-// Text helpers of the SEARCH engine: case folding, Date: header reading and
-// the decoded text of headers and bodies.
-#include <locale.h>
-#include <wctype.h>
+// Text helpers of the SEARCH engine: the i;unicode-casemap comparator
+// (RFC 5051), Date: header reading and the decoded text of headers and
+// bodies.
+//
+// i;unicode-casemap needs the Unicode character database (titlecase
+// mappings and decompositions); Roost takes it from ICU (libicu, a Debian
+// package) rather than keeping tables of its own.
+#include <unicode/uchar.h>
+#include <unicode/unorm2.h>
+#include <unicode/utf16.h>
 
 #include <cstdint>
 #include <optional>
@@ -15,32 +21,6 @@
 namespace imap::search {
 
 namespace {
-
-// The C.UTF-8 locale for scripts outside the table; created once
-// (function-local statics are initialised thread-safely) and only read.
-locale_t utf8_locale() {
-  static const locale_t loc = [] {
-    locale_t l = newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
-    if (l == static_cast<locale_t>(nullptr)) {
-      l = newlocale(LC_CTYPE_MASK, "C.utf8", static_cast<locale_t>(nullptr));
-    }
-    return l;
-  }();
-  return loc;
-}
-
-bool in(uint32_t cp, uint32_t lo, uint32_t hi) {
-  return cp >= lo && cp <= hi;
-}
-
-// Pairs where the capital is the even (or odd) code point and the small
-// letter follows it.
-uint32_t pair_even(uint32_t cp) {
-  return (cp % 2 == 0) ? cp + 1 : cp;
-}
-uint32_t pair_odd(uint32_t cp) {
-  return (cp % 2 == 1) ? cp + 1 : cp;
-}
 
 void append_utf8(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
@@ -116,89 +96,73 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-}  // namespace
-
-// ------------------------------------------------------------ case folding
-
-uint32_t fold_code_point(uint32_t cp) {
-  if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
-  if (cp < 0x100) {
-    if (cp == 0xb5) return 0x3bc;  // micro sign -> Greek mu
-    if (in(cp, 0xc0, 0xde) && cp != 0xd7) return cp + 32;
-    return cp;
-  }
-  if (cp < 0x180) {  // Latin Extended-A
-    if (cp == 0x130) return 'i';
-    if (cp == 0x178) return 0xff;
-    if (cp == 0x17f) return 's';
-    if (in(cp, 0x100, 0x137) || in(cp, 0x14a, 0x177)) return pair_even(cp);
-    if (in(cp, 0x139, 0x148) || in(cp, 0x179, 0x17e)) return pair_odd(cp);
-    return cp;
-  }
-  if (in(cp, 0x370, 0x3ff)) {  // Greek
-    if (cp == 0x386) return 0x3ac;
-    if (in(cp, 0x388, 0x38a)) return cp + 37;
-    if (cp == 0x38c) return 0x3cc;
-    if (in(cp, 0x38e, 0x38f)) return cp + 63;
-    if (in(cp, 0x391, 0x3a1) || in(cp, 0x3a3, 0x3ab)) return cp + 32;
-    if (cp == 0x3c2) return 0x3c3;  // final sigma
-    if (cp == 0x3d0) return 0x3b2;
-    if (cp == 0x3d1) return 0x3b8;
-    if (cp == 0x3d5) return 0x3c6;
-    if (cp == 0x3d6) return 0x3c0;
-    if (cp == 0x3f0) return 0x3ba;
-    if (cp == 0x3f1) return 0x3c1;
-    if (cp == 0x3f5) return 0x3b5;
-    if (in(cp, 0x3d8, 0x3ef)) return pair_even(cp);
-    return cp;
-  }
-  if (in(cp, 0x400, 0x52f)) {  // Cyrillic and its supplement
-    if (in(cp, 0x400, 0x40f)) return cp + 80;
-    if (in(cp, 0x410, 0x42f)) return cp + 32;
-    if (in(cp, 0x460, 0x481) || in(cp, 0x48a, 0x4bf) || in(cp, 0x4d0, 0x52f)) {
-      return pair_even(cp);
-    }
-    if (cp == 0x4c0) return 0x4cf;
-    if (in(cp, 0x4c1, 0x4ce)) return pair_odd(cp);
-    return cp;
-  }
-  if (in(cp, 0x531, 0x556)) return cp + 48;  // Armenian
-  if (in(cp, 0x1e00, 0x1eff)) {              // Latin Extended Additional
-    if (cp == 0x1e9e) return 0xdf;           // capital sharp s
-    if (in(cp, 0x1e00, 0x1e95) || in(cp, 0x1ea0, 0x1eff)) return pair_even(cp);
-    return cp;
-  }
-  if (cp == 0x212a) return 'k';                // Kelvin sign
-  if (cp == 0x212b) return 0xe5;               // Angstrom sign
-  if (in(cp, 0x2160, 0x216f)) return cp + 16;  // Roman numerals
-  if (in(cp, 0x24b6, 0x24cf)) return cp + 26;  // circled letters
-  if (in(cp, 0xff21, 0xff3a)) return cp + 32;  // full-width Latin
-  locale_t loc = utf8_locale();
-  if (loc != static_cast<locale_t>(nullptr) && cp <= 0x10ffff) {
-    wint_t r = towlower_l(static_cast<wint_t>(cp), loc);
-    if (r != WEOF) return static_cast<uint32_t>(r);
-  }
-  return cp;
+// ICU's NFKD data: its raw decomposition of a code point is the mapping
+// UnicodeData.txt gives (compatibility or canonical). Created once, read only.
+const UNormalizer2* nfkd() {
+  static const UNormalizer2* n = [] {
+    UErrorCode e = U_ZERO_ERROR;
+    const UNormalizer2* r = unorm2_getNFKDInstance(&e);
+    return U_FAILURE(e) ? nullptr : r;
+  }();
+  return n;
 }
 
-std::string fold_case(std::string_view s) {
+bool hangul_syllable(uint32_t cp) {
+  return cp >= 0xac00 && cp <= 0xd7a3;
+}
+
+// RFC 5051 2, for one code point: its titlecase mapping, then (when it has
+// one) its decomposition, each resulting code point mapped the same way.
+void append_casemapped(std::string& out, uint32_t cp, int depth) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp >= 'a' && cp <= 'z' ? cp - 32 : cp);
+    return;
+  }
+  const uint32_t title = static_cast<uint32_t>(u_totitle(static_cast<UChar32>(cp)));
+  const UNormalizer2* n = nfkd();
+  // UnicodeData.txt lists no decomposition for Hangul syllables (they are
+  // algorithmic), so RFC 5051 keeps them whole.
+  if (n == nullptr || depth > 16 || hangul_syllable(title)) {
+    append_utf8(out, title);
+    return;
+  }
+  UChar buf[32];
+  UErrorCode e = U_ZERO_ERROR;
+  const int32_t len = unorm2_getRawDecomposition(n, static_cast<UChar32>(title), buf, 32, &e);
+  if (U_FAILURE(e) || len <= 0) {
+    append_utf8(out, title);
+    return;
+  }
+  for (int32_t i = 0; i < len;) {
+    UChar32 c;
+    U16_NEXT(buf, i, len, c);
+    append_casemapped(out, static_cast<uint32_t>(c), depth + 1);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------- i;unicode-casemap
+
+std::string casemap(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
-      out += lower_ascii(static_cast<char>(c));
+      out += static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
       ++i;
       continue;
     }
     uint32_t cp;
     size_t n = decode_utf8(s, i, &cp);
     if (n == 0) {
+      // Not UTF-8: compared as it is (RFC 5051 2: treated as binary).
       out += static_cast<char>(c);
       ++i;
       continue;
     }
-    append_utf8(out, fold_code_point(cp));
+    append_casemapped(out, cp, 0);
     i += n;
   }
   return out;

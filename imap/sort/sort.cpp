@@ -245,7 +245,7 @@ BaseSubject base_subject(std::string_view raw_subject) {
 }
 
 std::string collation_key(std::string_view utf8) {
-  return search::fold_case(utf8);
+  return search::casemap(utf8);
 }
 
 // ---- dates ----------------------------------------------------------------------

@@ -5,8 +5,8 @@
 // Pure code: the session evaluates the search program, then hands each
 // matching message's metadata and header block to make_sort_record() /
 // make_thread_message(), and finally sorts or threads the lot. Only header
-// fields are read; every string key is collated with a simple form of
-// i;unicode-casemap (RFC 2047-decoded, then Unicode simple case folding).
+// fields are read; every string key is collated with i;unicode-casemap
+// (RFC 5051; RFC 2047-decoded, then imap::search::casemap()).
 #pragma once
 
 #include <cstdint>
@@ -28,7 +28,7 @@ struct BaseSubject {
 // The base subject of a raw (possibly folded, RFC 2047-encoded) Subject value.
 BaseSubject base_subject(std::string_view raw_subject);
 
-// i;unicode-casemap collation key (simple case folding of UTF-8).
+// i;unicode-casemap collation key (RFC 5051): compare keys octet by octet.
 std::string collation_key(std::string_view utf8);
 
 // ---- dates --------------------------------------------------------------------

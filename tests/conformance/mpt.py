@@ -27,8 +27,8 @@ Adaptations (each one leaves the protocol data checked):
 * Untagged responses whose relative order RFC 3501 leaves free: a run of
   consecutive expected untagged single-line responses (not EXPUNGE, not a
   literal) may arrive in any order, like a ``SUB`` block.
-* Dropped expectations (James-only decorations): ``* OK [MAILBOXID (...)]``
-  (RFC 8474, not offered) and ``* OK [HIGHESTMODSEQ n]`` (CONDSTORE, sent
+* Dropped expectations: ``* OK [MAILBOXID (...)]`` (RFC 8474; the ids are
+  each server's own, so the line is tolerated wherever it comes instead) and ``* OK [HIGHESTMODSEQ n]`` (CONDSTORE, sent
   only to clients that enabled it).
 * Optional expectations: ``* OK [UNSEEN n]`` and ``* OK [UIDNEXT n]`` in
   SELECT/EXAMINE answers may be missing; when present they must carry the
@@ -38,6 +38,7 @@ Unexpected server lines fail the script, except this documented set of
 harmless ones, which are skipped wherever they appear:
 
 * ``* OK [UNSEEN n]`` and ``* OK [UIDNEXT n]`` (optional SELECT data),
+* ``* OK [MAILBOXID (id)]`` (RFC 8474, on SELECT/EXAMINE),
 * ``* OK [CLOSED]`` (RFC 7162 / RFC 9051: marks the end of the previous
   mailbox when SELECT/EXAMINE replaces a selected one),
 * ``* CAPABILITY ...`` lines (capability lists differ between servers; the
@@ -105,6 +106,9 @@ TOLERATED = [
     # every SELECT/EXAMINE; James's scripts expect it only in some.
     re.compile(r"\* OK \[HIGHESTMODSEQ \d+\].*"),
     re.compile(r"\* CAPABILITY .*"),
+    # RFC 8474: sent on every SELECT/EXAMINE once OBJECTID is offered; the
+    # id values are the server's own, so James's expectations are dropped.
+    re.compile(r"\* OK \[MAILBOXID \([A-Za-z0-9_-]+\)\].*"),
 ]
 
 MAILBOX_ARGS = {  # command -> indexes of mailbox arguments

@@ -120,6 +120,10 @@ Result run(std::string_view payload, const Limits& limits, bool auth, uint32_t p
         require(!b->tag.empty());
         require(b->size <= limits.literal_max);
         require(in_append == (b->index > 0));
+        require(b->form != AppendForm::kCatenate || b->size == 0);
+        require(!b->replace || b->index == 0);
+        // Only a literal form waits for a decision.
+        require(p.awaiting_decision() == (b->form != AppendForm::kCatenate));
         in_append = true;
         want = b->size;
         got = 0;
@@ -130,8 +134,29 @@ Result run(std::string_view payload, const Limits& limits, bool auth, uint32_t p
           p.reject_literal();
           in_append = false;
         }
+      } else if (auto* t = std::get_if<CatenateText>(&*ev)) {
+        // CATENATE (RFC 4469): a TEXT part waits like a message literal.
+        require(in_append);
+        require(p.awaiting_decision());
+        require(t->size <= limits.literal_max);
+        want = t->size;
+        got = 0;
+        accepted = (decide.next() & 7) != 0;
+        if (accepted) {
+          p.accept_literal();
+        } else {
+          p.reject_literal();
+          in_append = false;
+        }
+      } else if (std::get_if<CatenateUrl>(&*ev)) {
+        require(in_append);
+        // The session may end the APPEND at a URL it cannot resolve.
+        if ((decide.next() & 15) == 0) {
+          p.reject_literal();
+          in_append = false;
+        }
       } else if (std::get_if<NeedContinuation>(&*ev)) {
-        require(!in_append);
+        // A mailbox name or CATENATE URL sent as a literal may come inside an APPEND.
         if ((decide.next() & 7) != 0) {
           p.accept_literal();
         } else {

@@ -7,13 +7,14 @@
 #include <vector>
 
 #include "imap/proto/parser.h"
+#include "imap/search/context.h"
 #include "imap/search/search.h"
 
 using imap::search::Bounds;
+using imap::search::casemap;
 using imap::search::CompileError;
 using imap::search::Cost;
 using imap::search::days_from_civil;
-using imap::search::fold_case;
 using imap::search::MessageContext;
 using imap::search::Program;
 using imap::search::sent_day;
@@ -262,19 +263,127 @@ Box make_box() {
 
 // ================================================================ tests
 
-TEST_CASE("case folding") {
-  CHECK(fold_case("HeLLo") == "hello");
-  CHECK(fold_case("ÄPFEL") == "äpfel");
-  CHECK(fold_case("ÀÉÎÕÜÝÞ×") == "àéîõüýþ×");
-  CHECK(fold_case("STRAẞE") == "straße");
-  CHECK(fold_case("ŁÓDŹ ŽŠČ Ő") == "łódź žšč ő");
-  CHECK(fold_case("ΣΟΦΊΑ σοφίας") == "σοφία σοφίασ");
-  CHECK(fold_case("ПРИВЕТ ЁЖИК Ї") == "привет ёжик ї");
-  CHECK(fold_case("ԱԲԳ") == "աբգ");
-  CHECK(fold_case("ＡＢＣ") == "ａｂｃ");
-  CHECK(fold_case("Ỳ Ạ") == "ỳ ạ");
-  // Invalid UTF-8 passes through.
-  CHECK(fold_case(std::string("A\xff\xc3") + "B") == std::string("a\xff\xc3") + "b");
+TEST_CASE("i;unicode-casemap (RFC 5051)") {
+  // ASCII: titlecase is upper case.
+  CHECK(casemap("HeLLo") == "HELLO");
+  CHECK(casemap("hello") == casemap("HELLO"));
+  // Titlecase, then decomposition: the umlaut becomes A + U+0308.
+  CHECK(casemap("ÄPFEL") == "A\xcc\x88PFEL");
+  CHECK(casemap("ÄPFEL") == casemap("äpfel"));
+  // A precomposed ring equals A + combining ring; so does the Angstrom sign.
+  CHECK(casemap("\xc3\x85") == casemap("A\xcc\x8a"));
+  CHECK(casemap("\xe2\x84\xab") == casemap("\xc3\xa5"));
+  // Compatibility decomposition, then titlecase of each part: the ligature.
+  CHECK(casemap("\xef\xac\x81") == "FI");
+  CHECK(casemap("\xef\xac\x81nal") == casemap("final"));
+  CHECK(casemap("ＡＢＣ") == "ABC");
+  // German sharp s has no simple titlecase mapping and no decomposition:
+  // it is neither "ss" nor the capital sharp s.
+  CHECK(casemap("straße") ==
+        "STRA\xc3\x9f"
+        "E");
+  CHECK(casemap("straße") != casemap("STRASSE"));
+  CHECK(casemap("STRAẞE") != casemap("straße"));
+  // Greek: small sigma and final sigma both titlecase to capital sigma.
+  CHECK(casemap("σ") == "Σ");
+  CHECK(casemap("ς") == "Σ");
+  CHECK(casemap("ΣΟΦΙΑΣ") == casemap("σοφιας"));
+  CHECK(casemap("ΣΟΦΊΑ") == casemap("σοφία"));  // tonos decomposed on both sides
+  CHECK(casemap("ПРИВЕТ Ёжик") == casemap("привет ёЖИК"));
+  CHECK(casemap("ԱԲԳ") == casemap("աբգ"));
+  // Titlecase letters (DŽ digraphs) meet: Dž and dž both map to Dž,
+  // then decompose.
+  CHECK(casemap("\xc7\x85") == casemap("\xc7\x86"));
+  // Hangul syllables stay whole (UnicodeData.txt has no mapping for them).
+  CHECK(casemap("\xea\xb0\x80") == "\xea\xb0\x80");
+  // Invalid UTF-8 passes through as binary.
+  CHECK(casemap(std::string("a\xff\xc3") + "b") == std::string("A\xff\xc3") + "B");
+}
+
+TEST_CASE("casemap substring search: SUBJECT, BODY, TEXT") {
+  const std::string msg =
+      "Subject: =?UTF-8?Q?=C3=84pfel_und_Stra=C3=9Fe_=CF=83=CE=BF=CF=86=CE=AF=CE=B1=CF=82?=\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "\r\n"
+      "Der \xef\xac\x81nale Preis: A\xcc\x8a \r\n";
+  store::MessageMeta meta;
+  meta.uid = 1;
+  meta.modseq = 1;
+  auto matches = [&](const std::string& command) {
+    const proto::SearchArgs args = parse("a " + command);
+    Bounds b;
+    b.max_seq = 1;
+    b.max_uid = 1;
+    auto p = Program::compile(args.program, args.charset, b, nullptr);
+    REQUIRE(p.has_value());
+    StringAccess access(msg);
+    MessageContext m;
+    m.meta = &meta;
+    m.seq = 1;
+    m.access = &access;
+    return p->matches(m);
+  };
+  CHECK(matches("SEARCH SUBJECT " + lit("\xc3\xa4pfel")));
+  CHECK(matches("SEARCH SUBJECT \"APFEL\"") == false);  // the diaeresis stays
+  CHECK(matches("SEARCH SUBJECT " + lit("STRA\xc3\x9f")));
+  CHECK_FALSE(matches("SEARCH SUBJECT STRASSE"));
+  CHECK(matches("SEARCH SUBJECT " + lit("\xce\xa3\xce\x9f\xce\xa6\xce\x8a\xce\x91\xce\xa3")));
+  CHECK(matches("SEARCH BODY FINALE"));
+  CHECK(matches("SEARCH TEXT finale"));
+  CHECK(matches("SEARCH BODY " + lit("\xc3\xa5")));
+  CHECK(matches("SEARCH TEXT " + lit("\xc3\x85")));
+  CHECK_FALSE(matches("SEARCH BODY " + lit("\xc3\xa4")));
+}
+
+TEST_CASE("context positions: REMOVEFROM highest first, ADDTO lowest first") {
+  using imap::search::add_to;
+  using imap::search::remove_from;
+  std::vector<uint32_t> r = {2, 4, 5, 7, 9};
+  auto removed = remove_from(r, {2, 5, 7, 8});
+  REQUIRE(removed.size() == 2);
+  CHECK(removed[0].position == 3);
+  CHECK(removed[0].items == std::vector<uint32_t>{5, 7});
+  CHECK(removed[1].position == 1);
+  CHECK(removed[1].items == std::vector<uint32_t>{2});
+  CHECK(r == std::vector<uint32_t>{4, 9});
+  auto added = add_to(r, {1, 3, 4, 10, 11});
+  REQUIRE(added.size() == 2);
+  CHECK(added[0].position == 1);
+  CHECK(added[0].items == std::vector<uint32_t>{1, 3});
+  CHECK(added[1].position == 5);
+  CHECK(added[1].items == std::vector<uint32_t>{10, 11});
+  CHECK(r == std::vector<uint32_t>{1, 3, 4, 9, 10, 11});
+  std::string out;
+  imap::search::write_positioned(out, added, [](uint32_t u) { return u; });
+  CHECK(out == " (1 1,3 5 10:11)");
+  CHECK(remove_from(r, {}).empty());
+  CHECK(add_to(r, {4}).empty());
+}
+
+TEST_CASE("PARTIAL ranges") {
+  using imap::search::parse_partial;
+  using imap::search::partial_slice;
+  auto r = parse_partial("4:2");
+  REQUIRE(r.has_value());
+  CHECK(r->text() == "2:4");
+  auto n = parse_partial("-1:-3");
+  REQUIRE(n.has_value());
+  CHECK(n->text() == "-1:-3");
+  CHECK(parse_partial("-3:-1")->text() == "-1:-3");
+  CHECK_FALSE(parse_partial("0:5"));
+  CHECK_FALSE(parse_partial("1:*"));
+  CHECK_FALSE(parse_partial("*:1"));
+  CHECK_FALSE(parse_partial("1"));
+  CHECK_FALSE(parse_partial("-1:5"));
+  CHECK_FALSE(parse_partial("1:99999999999"));
+  CHECK_FALSE(parse_partial("a:b"));
+  const std::vector<uint32_t> v = {10, 20, 30, 40, 50};
+  CHECK(partial_slice(v, *r) == std::vector<uint32_t>{20, 30, 40});
+  CHECK(partial_slice(v, *parse_partial("1:100")) == v);
+  CHECK(partial_slice(v, *parse_partial("6:9")).empty());
+  CHECK(partial_slice(v, *n) == std::vector<uint32_t>{30, 40, 50});
+  CHECK(partial_slice(v, *parse_partial("-5:-9")) == std::vector<uint32_t>{10});
+  CHECK(partial_slice(v, *parse_partial("-6:-9")).empty());
 }
 
 TEST_CASE("sent_day reads Date: values") {
@@ -433,7 +542,10 @@ TEST_CASE("BODY and TEXT") {
   // Quoted-printable ISO-8859-1 with a soft line break inside "groß".
   CHECK(b.search("BODY " + lit("ÄPFEL")) == V{2});
   CHECK(b.search("BODY " + lit("straße")) == V{2, 6});
-  CHECK(b.search("BODY " + lit("STRAẞE")) == V{2, 6});
+  // i;unicode-casemap (RFC 5051): the capital sharp s has no simple
+  // titlecase mapping to the small one, and neither is "SS".
+  CHECK(b.search("BODY " + lit("STRAẞE")) == V{});
+  CHECK(b.search("BODY " + lit("STRAßE")) == V{2, 6});
   CHECK(b.search("BODY " + lit("groß und süß")) == V{2});
   // Base64 windows-1251 and UTF-8 html inside nested multiparts.
   CHECK(b.search("BODY " + lit("привет МИР")) == V{3});

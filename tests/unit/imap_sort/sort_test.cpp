@@ -91,7 +91,14 @@ TEST_CASE("base subject (RFC 5256 2.1)") {
   CHECK(collation_key("\xc3\x9c"
                       "BER") == collation_key("\xc3\xbc"
                                               "ber"));
-  CHECK(collation_key("ABC") == "abc");
+  // i;unicode-casemap (RFC 5051): titlecased canonicalized UTF-8.
+  CHECK(collation_key("abc") == "ABC");
+  CHECK(collation_key("\xc3\xbc") == "U\xcc\x88");
+  CHECK(collation_key("\xef\xac\x81") == collation_key("fi"));
+  CHECK(collation_key("\xc3\x85") == collation_key("A\xcc\x8a"));
+  CHECK(collation_key("\xcf\x82") == collation_key("\xce\xa3"));
+  CHECK(collation_key("stra\xc3\x9f"
+                      "e") != collation_key("STRASSE"));
 }
 
 TEST_CASE("RFC 5322 dates") {
@@ -135,18 +142,16 @@ TEST_CASE("string keys") {
   f.to = "<bob@x.org>, carol@y";
   f.cc = "team: Dave <dave@z>, e@z;";
   f.subject = "Re: [list] Hello";
-  CHECK(string_key(Key::kFrom, f) == "ann");
-  CHECK(string_key(Key::kDisplayFrom, f) == "ann example");
-  CHECK(string_key(Key::kTo, f) == "bob");
-  CHECK(string_key(Key::kDisplayTo, f) == "bob@x.org");
-  CHECK(string_key(Key::kCc, f) == "dave");
-  CHECK(string_key(Key::kSubject, f) == "hello");
+  CHECK(string_key(Key::kFrom, f) == "ANN");
+  CHECK(string_key(Key::kDisplayFrom, f) == "ANN EXAMPLE");
+  CHECK(string_key(Key::kTo, f) == "BOB");
+  CHECK(string_key(Key::kDisplayTo, f) == "BOB@X.ORG");
+  CHECK(string_key(Key::kCc, f) == "DAVE");
+  CHECK(string_key(Key::kSubject, f) == "HELLO");
   f.from = "=?UTF-8?B?w5xsaQ==?= <uli@x>";
-  CHECK(string_key(Key::kDisplayFrom, f) ==
-        "\xc3\xbc"
-        "li");
+  CHECK(string_key(Key::kDisplayFrom, f) == "U\xcc\x88LI");
   f.from = "\"\" <quiet@x>";
-  CHECK(string_key(Key::kDisplayFrom, f) == "quiet@x");
+  CHECK(string_key(Key::kDisplayFrom, f) == "QUIET@X");
   Fields none;
   CHECK(string_key(Key::kFrom, none) == "");
   CHECK(string_key(Key::kDisplayTo, none) == "");
@@ -154,6 +159,24 @@ TEST_CASE("string keys") {
   CHECK(key_from_name("DISPLAYFROM") == Key::kDisplayFrom);
   CHECK_FALSE(key_from_name("REVERSE"));
   CHECK_FALSE(key_from_name("subject"));
+}
+
+TEST_CASE("SORT SUBJECT under i;unicode-casemap") {
+  // zebra, Äpfel (decomposed), äpfel (precomposed), apfel, Ápfel, ﬁnal, FINAL, σ, Σ.
+  std::vector<std::string> subjects = {"zebra", "A\xcc\x88pfel", "\xc3\xa4pfel",
+                                       "apfel", "\xc3\x81pfel",  "\xef\xac\x81nal",
+                                       "FINAL", "\xcf\x83",      "\xce\xa3"};
+  std::vector<SortRecord> recs;
+  std::vector<Criterion> crit = {{Key::kSubject, false}};
+  for (size_t i = 0; i < subjects.size(); ++i) {
+    std::string header = "Subject: " + subjects[i] + "\r\n\r\n";
+    recs.push_back(make_sort_record(crit, meta(static_cast<uint32_t>(i + 1), 10, 0),
+                                    static_cast<uint32_t>(i + 1), static_cast<uint32_t>(i + 1),
+                                    &header));
+  }
+  // "APFEL" < "A" U+0301 "PFEL" < "A" U+0308 "PFEL" (twice, by number) < "FINAL" (twice)
+  // < "ZEBRA" < "Σ" (twice).
+  CHECK(sort_records(crit, std::move(recs)) == std::vector<uint32_t>{4, 5, 2, 3, 6, 7, 1, 8, 9});
 }
 
 TEST_CASE("sort records") {

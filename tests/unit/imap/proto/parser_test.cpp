@@ -20,6 +20,7 @@ constexpr size_t kSplits[] = {0, 100, 10, 5, 2, 1};
 struct Options {
   Limits limits;
   bool authenticated = true;
+  bool utf8 = false;  // ENABLE UTF8=ACCEPT / IMAP4rev2 (Parser::set_utf8)
   // Decides NeedContinuation / AppendBegin: true = accept. Default: accept.
   std::function<bool(const Event&)> decide;
   // Calls expect_line() after IDLE / AUTHENTICATE commands.
@@ -35,6 +36,7 @@ struct Run {
 Run run_split(std::string_view in, size_t split, const Options& opt) {
   Parser p(opt.limits);
   p.set_authenticated(opt.authenticated);
+  p.set_utf8(opt.utf8);
   Run r;
   size_t step = split == 0 ? std::max<size_t>(in.size(), 1) : split;
   for (size_t i = 0; i < in.size(); i += step) {
@@ -202,8 +204,10 @@ TEST_CASE("LOGIN: atoms, quoted strings, literals of both kinds") {
   a = args_of<LoginArgs>(one("a LOGIN joe@example.com ]pass"));
   CHECK(a.user == "joe@example.com");
   CHECK(a.password == "]pass");
-  // UTF-8 in quoted strings is kept as bytes.
-  a = args_of<LoginArgs>(one("a LOGIN \"j\xc3\xb6rg\" x"));
+  // UTF-8 in quoted strings is kept as bytes (before login: RFC 6855 5).
+  Options preauth;
+  preauth.authenticated = false;
+  a = args_of<LoginArgs>(one("a LOGIN \"j\xc3\xb6rg\" x", preauth));
   CHECK(a.user == "j\xc3\xb6rg");
 
   // Synchronising literal: NeedContinuation, then the rest.
@@ -981,4 +985,102 @@ TEST_CASE("SORT and THREAD") {
   bad("a THREAD REFERENCES UTF-8");
   bad("a THREAD (REFERENCES) UTF-8 ALL");
   bad("a UID FROB 1");
+}
+
+TEST_CASE("8-bit in quoted strings: before login, after login, after UTF8=ACCEPT") {
+  const std::string name = "\"Entw\xc3\xbcrfe/\xe6\x97\xa5\xe6\x9c\xac\"";
+  // Before login anything goes (UTF-8 user names and passwords in LOGIN).
+  Options preauth;
+  preauth.authenticated = false;
+  auto a = args_of<LoginArgs>(one("a LOGIN \"\xff\xfe\" x", preauth));
+  CHECK(a.user == "\xff\xfe");
+
+  // After login, without UTF8=ACCEPT: 8-bit in a quoted string is BAD; the
+  // same bytes in a literal are fine, and the session goes on.
+  auto e = bad("a CREATE " + name);
+  CHECK(e.tag == "a");
+  CHECK(e.message.find("UTF8=ACCEPT") != std::string::npos);
+  auto evs = run("a SELECT " + name + "\r\nb SEARCH SUBJECT \"gr\xc3\xbcn\"\r\nc NOOP\r\n");
+  REQUIRE(kinds(evs) == "ParseError,ParseError,Command");
+  CHECK(std::get<ParseError>(evs[1]).tag == "b");
+  auto c = one("a CREATE {9+}\r\nEntw\xc3\xbcrfe");
+  CHECK(args_of<CreateArgs>(c).mailbox.name == "Entw\xc3\xbcrfe");
+  CHECK(args_of<CreateArgs>(c).mailbox.form == Mailbox::Form::kLiteral);
+  // 7-bit quoted strings, escapes included, are unaffected.
+  c = one("a CREATE \"a\\\"b\"");
+  CHECK(args_of<CreateArgs>(c).mailbox.name == "a\"b");
+
+  // With UTF-8 enabled: valid UTF-8 is accepted in every quoted string.
+  Options u;
+  u.utf8 = true;
+  c = one("a CREATE " + name, u);
+  CHECK(args_of<CreateArgs>(c).mailbox.name == "Entw\xc3\xbcrfe/\xe6\x97\xa5\xe6\x9c\xac");
+  CHECK(args_of<CreateArgs>(c).mailbox.form == Mailbox::Form::kQuoted);
+  c = one("a LIST \"\" \"Entw\xc3\xbcrfe/*\"", u);
+  CHECK(args_of<ListArgs>(c).patterns.at(0).name == "Entw\xc3\xbcrfe/*");
+  c = one("a SEARCH SUBJECT \"\xf0\x9f\x93\xa7 gr\xc3\xbcn\"", u);
+  CHECK(args_of<SearchArgs>(c).program.children.at(0).text == "\xf0\x9f\x93\xa7 gr\xc3\xbcn");
+  c = one("a STATUS \"\xc3\xa9\" (MESSAGES)", u);
+  CHECK(args_of<StatusArgs>(c).mailbox.name == "\xc3\xa9");
+  // ... but not invalid UTF-8: a lone continuation byte, a truncated
+  // sequence, an overlong form, a surrogate, Latin-1.
+  for (const char* raw : {"\x80", "\xc3", "\xe6\x97", "\xc0\xaf", "\xed\xa0\x80", "Entw\xfcrfe"}) {
+    auto err = bad(std::string("a CREATE \"") + raw + "\"", u);
+    CHECK(err.tag == "a");
+    CHECK(err.message == "quoted string is not valid UTF-8");
+  }
+  // Literals still carry any bytes (the session checks mailbox names).
+  c = one("a CREATE {1+}\r\n\xff", u);
+  CHECK(args_of<CreateArgs>(c).mailbox.name == "\xff");
+  // The parse error does not stop the next command.
+  evs = run("a CREATE \"\xff\"\r\nb CREATE " + name + "\r\n", u);
+  REQUIRE(kinds(evs) == "ParseError,Command");
+
+  // parse_command takes the same setting.
+  CHECK(std::holds_alternative<Command>(parse_command("a CREATE \"\xc3\xa9\"")));
+  CHECK(std::holds_alternative<ParseError>(
+      parse_command("a CREATE \"\xc3\xa9\"", QuotedText::kAscii)));
+  CHECK(std::holds_alternative<Command>(parse_command("a CREATE \"\xc3\xa9\"", QuotedText::kUtf8)));
+  CHECK(std::holds_alternative<ParseError>(parse_command("a CREATE \"\xe9\"", QuotedText::kUtf8)));
+}
+
+TEST_CASE("LITERAL-: non-synchronising literals over the cap are refused") {
+  Options opt;
+  opt.limits.nonsync_max = 4096;
+  opt.limits.discard_max = 1 << 20;
+  // At the cap: accepted as with LITERAL+.
+  std::string four_k(4096, 'x');
+  auto c = one("a LOGIN {4096+}\r\n" + four_k + " p", opt);
+  CHECK(args_of<LoginArgs>(c).user == four_k);
+  // One over: LiteralTooBig (BAD [TOOBIG]); exactly n bytes are skipped, then
+  // the rest of that line, and the next command is read.
+  std::string big(4097, 'y');
+  auto evs = run("a LOGIN {4097+}\r\n" + big + " p\r\nb NOOP\r\n", opt);
+  REQUIRE(kinds(evs) == "LiteralTooBig,Command");
+  CHECK(std::get<LiteralTooBig>(evs[0]) == LiteralTooBig{"a", 4097, false, false});
+  CHECK(std::get<Command>(evs[1]).tag == "b");
+  // A synchronising literal of the same size is fine.
+  evs = run("a LOGIN {4097}\r\n" + big + " p\r\n", opt);
+  REQUIRE(kinds(evs) == "NeedContinuation,Command");
+  // APPEND's message literal too; {n} asks for a continuation as before.
+  evs = run("A1 APPEND INBOX {5000+}\r\n" + std::string(5000, 'm') + "\r\nA2 NOOP\r\n", opt);
+  REQUIRE(kinds(evs) == "LiteralTooBig,Command");
+  CHECK(std::get<LiteralTooBig>(evs[0]) == LiteralTooBig{"A1", 5000, false, false});
+  CHECK(std::get<Command>(evs[1]).tag == "A2");
+  evs = run("A1 APPEND INBOX {5000}\r\n" + std::string(5000, 'm') + "\r\n", opt);
+  REQUIRE(kinds(evs) == "AppendBegin,LiteralChunk,AppendEnd");
+  evs = run("A1 APPEND INBOX {100+}\r\n" + std::string(100, 'm') + "\r\n", opt);
+  REQUIRE(kinds(evs) == "AppendBegin,LiteralChunk,AppendEnd");
+  // A later MULTIAPPEND message over the cap cancels the APPEND.
+  evs = run("A1 APPEND INBOX {1+}\r\nx {4097+}\r\n" + big + "\r\nA2 NOOP\r\n", opt);
+  REQUIRE(kinds(evs) == "AppendBegin,LiteralChunk,LiteralTooBig,Command");
+  CHECK(std::get<LiteralTooBig>(evs[2]).tag == "A1");
+  // Past discard_max it is fatal, as for other literals.
+  evs = run("a LOGIN {2000000+}\r\nb NOOP\r\n", opt);
+  REQUIRE(kinds(evs) == "LiteralTooBig");
+  CHECK(std::get<LiteralTooBig>(evs[0]).fatal);
+  // Without the cap (LITERAL+), the same literal is accepted.
+  Options plus;
+  c = one("a LOGIN {4097+}\r\n" + big + " p", plus);
+  CHECK(args_of<LoginArgs>(c).user == big);
 }
