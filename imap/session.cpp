@@ -117,6 +117,9 @@ std::string Session::capabilities() const {
     }
     return caps;
   }
+  // SASL-IR stays listed after login: UNAUTHENTICATE leads back to
+  // AUTHENTICATE, and clients compare the lists before and after.
+  caps += " SASL-IR";
   caps += literal;
   caps +=
       " ID ENABLE NAMESPACE UIDPLUS UNSELECT MOVE CHILDREN SPECIAL-USE LIST-EXTENDED"

@@ -1,0 +1,123 @@
+"""Small asyncio IMAP and POP3 clients for load generation.
+
+They speak just enough of each protocol to drive the workloads, read
+literals properly, and time every command. Any tagged NO/BAD or -ERR counts
+as a protocol error; the benchmark reports them (zero is the target).
+"""
+import asyncio
+import re
+import ssl
+import time
+
+LITERAL = re.compile(rb"\{(\d+)\+?\}\r\n$")
+
+
+def tls_context():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Stats:
+    def __init__(self):
+        self.latencies = []  # seconds, one per command
+        self.errors = 0
+        self.bytes = 0
+
+    def merge(self, other):
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.bytes += other.bytes
+
+
+class Imap:
+    def __init__(self, stats):
+        self.stats = stats
+        self.n = 0
+        self.reader = self.writer = None
+
+    async def connect(self, port, tls, source=None):
+        local = (source, 0) if source else None
+        self.reader, self.writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=tls_context() if tls else None, local_addr=local,
+            limit=1 << 22)
+        await self.reader.readline()
+
+    async def read_response(self, tag):
+        """Reads until the tagged line; returns (status, untagged byte count)."""
+        size = 0
+        while True:
+            line = await self.reader.readline()
+            if not line:
+                raise ConnectionError("closed")
+            size += len(line)
+            m = LITERAL.search(line)
+            if m:
+                n = int(m.group(1))
+                await self.reader.readexactly(n)
+                size += n
+                continue
+            if line.startswith(tag):
+                self.stats.bytes += size
+                return line[len(tag) + 1:len(tag) + 3]
+
+    async def cmd(self, text, literal=None):
+        self.n += 1
+        tag = b"t%d" % self.n
+        start = time.perf_counter()
+        if literal is None:
+            self.writer.write(tag + b" " + text.encode() + b"\r\n")
+        else:
+            self.writer.write(tag + b" " + text.encode() + b" {%d+}\r\n" % len(literal) +
+                              literal + b"\r\n")
+        status = await self.read_response(tag)
+        self.stats.latencies.append(time.perf_counter() - start)
+        if status != b"OK":
+            self.stats.errors += 1
+        return status
+
+    async def idle(self):
+        self.writer.write(b"i IDLE\r\n")
+        line = await self.reader.readline()
+        if not line.startswith(b"+"):
+            self.stats.errors += 1
+
+    def close(self):
+        if self.writer:
+            self.writer.close()
+
+
+class Pop3:
+    def __init__(self, stats):
+        self.stats = stats
+        self.reader = self.writer = None
+
+    async def connect(self, port, tls):
+        self.reader, self.writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=tls_context() if tls else None, limit=1 << 22)
+        await self.reader.readline()
+
+    async def cmd(self, text, multiline=False):
+        start = time.perf_counter()
+        self.writer.write(text.encode() + b"\r\n")
+        first = await self.reader.readline()
+        ok = first.startswith(b"+OK")
+        if not ok:
+            self.stats.errors += 1
+        size = len(first)
+        if ok and multiline:
+            while True:
+                line = await self.reader.readline()
+                if not line:
+                    raise ConnectionError("closed")
+                if line == b".\r\n":
+                    break
+                size += len(line)
+        self.stats.bytes += size
+        self.stats.latencies.append(time.perf_counter() - start)
+        return first
+
+    def close(self):
+        if self.writer:
+            self.writer.close()
