@@ -935,7 +935,11 @@ void Session::idle_tick() {
   if (!idle_ || ended_ || conn().closed()) return;
   const auto& limits = config().limits;
   auto now = std::chrono::steady_clock::now();
-  if (limits.idle_keepalive.count() > 0 && now - idle_->last_output >= limits.idle_keepalive) {
+  // A few milliseconds of slack: the loop's timer clock and steady_clock
+  // differ slightly, and a tick that lands just short must not skip a whole
+  // keepalive period.
+  if (limits.idle_keepalive.count() > 0 &&
+      now - idle_->last_output + std::chrono::milliseconds(10) >= limits.idle_keepalive) {
     write("* OK Still here\r\n");
     idle_->last_output = now;
   }
@@ -958,10 +962,15 @@ void Session::idle_wake() {
         if (!idle_) return;
         idle_->syncing = false;
         if (ended_ || !selected_ || selected_->mailbox.get() != mb) return;
+        // Only a sync that found changes says anything to the client; a
+        // quiet poll must not postpone the keepalive (with the default
+        // 30 s poll it would otherwise never be sent).
+        bool changed = *result && (!(*result)->added.empty() || !(*result)->expunged.empty() ||
+                                   !(*result)->flags_changed.empty());
         if (*result) merge_sync(**result);
         if (ended_) return;
         announce(/*expunge_allowed=*/true);
-        idle_->last_output = std::chrono::steady_clock::now();
+        if (changed) idle_->last_output = std::chrono::steady_clock::now();
         if (idle_->stopping) {
           auto line = std::move(idle_->done_line);
           idle_->stopping = false;

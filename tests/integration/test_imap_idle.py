@@ -149,6 +149,17 @@ def test_idle_keepalive_and_timeout(roost_factory):
     assert c.closed()
 
 
+def test_keepalive_sent_although_polls_are_more_frequent(roost_factory):
+    # A quiet poll (nothing changed) must not postpone the keepalive: with
+    # the defaults (poll 30 s, keepalive 2 min) it otherwise never came.
+    r = roost_factory(limits={"idle_keepalive": "600ms", "idle_poll": "150ms"}).start()
+    c = raw_login(r)
+    c.ok("SELECT INBOX")
+    idle_start(c)
+    got = read_until(c, lambda l: l.startswith("* OK Still here"), timeout=3)
+    assert any(l.startswith("* OK Still here") for l in got), got
+
+
 def test_sigterm_ends_idling_sessions_at_once(roost):
     c = raw_login(roost)
     c.ok("SELECT INBOX")
