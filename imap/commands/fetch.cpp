@@ -41,6 +41,7 @@ struct FetchJob {
   std::unique_ptr<fetch::FetchWriter> writer;
   fetch::Problem problem = fetch::Problem::kNone;
   size_t unreadable = 0;
+  size_t vanished_meanwhile = 0;  // expunged by another session, file gone
 };
 
 // Sets \Seen on the messages about to be answered that lack it, in one
@@ -72,7 +73,10 @@ bool next_message(Session& s, FetchJob& job) {
     uint32_t uid = job.uids[job.next++];
     const store::MessageMeta* m = sel.meta(uid);
     uint32_t seq = sel.seq_of(uid);
-    if (m == nullptr || seq == 0) continue;  // expunged elsewhere meanwhile
+    if (m == nullptr || seq == 0) {  // expunged elsewhere meanwhile
+      ++job.vanished_meanwhile;
+      continue;
+    }
     fetch::Options o;
     o.seq = seq;
     o.uid = job.uid_command;
@@ -88,6 +92,12 @@ bool next_message(Session& s, FetchJob& job) {
       if (opened) {
         job.stream = std::move(*opened);
         job.reader = std::make_unique<fetch::StreamReader>(*job.stream);
+      } else if (opened.error().code == store::Errc::kNotFound) {
+        // Expunged by another session since this one last synced: its
+        // file is gone. No made-up data for it (a client could keep it in
+        // its cache forever); the tagged NO says why (RFC 2180 4.1.2).
+        ++job.vanished_meanwhile;
+        continue;
       } else {
         core::log::error("imap_fetch_open_failed", {{"session", s.id()},
                                                     {"mailbox", sel.name},
@@ -235,7 +245,10 @@ void cmd_fetch(Session& s, const proto::Command& c) {
   job->uids.reserve(uids.size());
   for (uint32_t uid : uids) {
     const store::MessageMeta* m = sel.meta(uid);
-    if (m == nullptr) continue;
+    if (m == nullptr) {  // expunged elsewhere, not yet announced here
+      ++job->vanished_meanwhile;
+      continue;
+    }
     if (args.changed_since && m->modseq <= *args.changed_since) continue;
     job->uids.push_back(uid);
   }
@@ -257,6 +270,11 @@ void cmd_fetch(Session& s, const proto::Command& c) {
               if (job->unreadable > 0) {
                 sp->no("Some messages could not be read",
                        proto::code_name(proto::Code::kUnavailable));
+              } else if (job->vanished_meanwhile > 0 && !job->uid_command) {
+                // By UID, a UID that no longer exists is simply not there
+                // (RFC 3501 6.4.8); by number, the client named a message.
+                sp->no("Some of the requested messages no longer exist",
+                       proto::code_name(proto::Code::kExpungeIssued));
               } else {
                 sp->ok("Fetch completed");
               }

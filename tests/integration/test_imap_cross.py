@@ -131,7 +131,8 @@ def test_no_expunge_during_fetch_store_search(roost):
 
 def test_fetch_of_message_expunged_elsewhere(roost):
     """RFC 2180 4.1: a FETCH of a message expunged by another session answers without an
-    EXPUNGE; the server may send the data it still has, or NO for that message."""
+    EXPUNGE. Roost sends the messages that still exist, nothing made up for the gone one,
+    and a tagged NO [EXPUNGEISSUED] (RFC 5530)."""
     deliver_n(roost, 3)
     a = raw_login(roost)
     b = raw_login(roost)
@@ -140,10 +141,13 @@ def test_fetch_of_message_expunged_elsewhere(roost):
     a.ok("STORE 2 +FLAGS.SILENT (\\Deleted)")
     a.ok("EXPUNGE")
     r = b.cmd("FETCH 2 (BODY.PEEK[] FLAGS)")
-    assert status_of(r) in ("OK", "NO") and not expunges(r), r
+    assert status_of(r) == "NO" and "[EXPUNGEISSUED]" in r[-1] and not expunges(r), r
+    assert not any(l.startswith("* 2 FETCH") for l in r), r
     r = b.cmd("FETCH 1:3 BODY.PEEK[HEADER.FIELDS (SUBJECT)]")
     assert not expunges(r), r
     assert "Subject: Message 1" in " ".join(r) and "Subject: Message 3" in " ".join(r), r
+    assert not any(l.startswith("* 2 FETCH") for l in r), r
+    assert "[EXPUNGEISSUED]" in r[-1], r
     r = b.cmd("UID FETCH 1:* FLAGS")  # UID commands may announce the expunge
     assert status_of(r) == "OK"
     r += b.cmd("NOOP")
