@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import platform
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -22,8 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus  # noqa: E402
-from clients import Imap, Pop3, Stats  # noqa: E402
-from servers import DOMAIN, PASSWORD, Dovecot, Roost, cpu_seconds, make_cert, memory_kib  # noqa: E402
+import ceilings  # noqa: E402
+from clients import Imap, Lmtp, Pop3, Stats  # noqa: E402
+from servers import (DOMAIN, PASSWORD, Dovecot, Roost, cpu_seconds, crypt_hash,  # noqa: E402
+                     make_cert, memory_kib)
 
 HERE = Path(__file__).resolve().parent
 SEED = 20251101
@@ -43,19 +46,29 @@ def pct(values, p):
 # ---------------------------------------------------------------- corpus --
 
 class Layout:
-    def __init__(self, quick):
-        self.quick = quick
-        self.mixed_users = [f"mix{i:03d}" for i in range(60 if quick else 200)]
-        self.mixed_msgs = 60 if quick else 100
-        self.pop_msgs = 1000 if quick else 5000
-        self.large_msgs = 10000 if quick else 100000
-        self.idle_conns = 500 if quick else 10000
-        self.idle_accounts = 100 if quick else 1000
+    """Corpus sizes. "full" is the issue's workload; "quick" a small run of
+    minutes; "smoke" a tiny one the test command runs so the harness never
+    rots (its numbers mean nothing)."""
+
+    SIZES = {  # mixed users, msgs each, pop3, large, idle conns, idle accounts
+        "full": (200, 100, 5000, 100000, 10000, 1000),
+        "quick": (200, 40, 1000, 10000, 500, 100),
+        "smoke": (20, 30, 40, 300, 20, 10),
+    }
+
+    def __init__(self, size):
+        self.size = size
+        self.quick = size != "full"
+        mixed, self.mixed_msgs, self.pop_msgs, self.large_msgs, self.idle_conns, \
+            self.idle_accounts = self.SIZES[size]
+        self.mixed_users = [f"mix{i:03d}" for i in range(mixed)]
+        # Stamps name the sizes, so a changed layout is generated anew.
+        self.tag = size + "-" + "-".join(str(n) for n in self.SIZES[size])
         self.users = (self.mixed_users + ["popbulk", "large"] +
                       [f"idle{i:04d}" for i in range(self.idle_accounts)])
 
     def generate(self, root: Path):
-        stamp = root / f"done-{'quick' if self.quick else 'full'}"
+        stamp = root / f"done-{self.tag}"
         if stamp.exists():
             return
         discard(root)
@@ -82,7 +95,7 @@ def install(server, layout, src: Path):
     """A copy of the corpus for one server, made once per corpus. The
     workloads leave the mailboxes as they found them (the mixed sessions
     append one message and expunge one), so later runs reuse it."""
-    stamp = server.root / f"installed-{'quick' if layout.quick else 'full'}"
+    stamp = server.root / f"installed-{layout.tag}"
     if stamp.exists():
         return
     discard(server.root / "mail")
@@ -105,7 +118,7 @@ def run_in_procs(fn, args_list):
         return pool.starmap(fn, args_list)
 
 
-def mixed_worker(port, tls, users, seconds, reconnect, seed):
+def mixed_worker(port, tls, users, seconds, reconnect, seed, msgs):
     rnd = random.Random(seed)
     stats = Stats()
     msg = corpus.message(SEED, 7, max_size=2048)
@@ -120,7 +133,8 @@ def mixed_worker(port, tls, users, seconds, reconnect, seed):
                     await c.connect(port, tls)
                     await c.cmd(f"LOGIN {user}@{DOMAIN} {PASSWORD}")
                     await c.cmd("SELECT INBOX")
-                n = rnd.randint(1, 40)
+                # Within the mailbox: n..n+19 must exist, and n+1 is expunged.
+                n = rnd.randint(1, max(1, msgs - 21))
                 await c.cmd(f"FETCH {n}:{n + 19} (FLAGS UID)")
                 await c.cmd(f"FETCH {n}:{n + 9} (ENVELOPE RFC822.SIZE)")
                 await c.cmd(f"FETCH {n} (BODY.PEEK[])")
@@ -152,12 +166,18 @@ def mixed_worker(port, tls, users, seconds, reconnect, seed):
 
 
 def workload_mixed(server, layout, clients, tls, reconnect, seconds):
-    users = [layout.mixed_users[i % len(layout.mixed_users)] for i in range(clients)]
+    # One session per account: concurrent expunges in one mailbox make
+    # FETCHes of messages another session removed fail on any server, which
+    # would measure the workload's races, not the server. (The smoke corpus
+    # has fewer accounts, so fewer clients.)
+    clients = min(clients, len(layout.mixed_users))
+    users = layout.mixed_users[:clients]
     procs = 2
     parts = [users[i::procs] for i in range(procs)]
     cpu0 = cpu_seconds(server.pid())
     port = server.ports["imaps" if tls else "imap"]
-    results = run_in_procs(mixed_worker, [(port, tls, p, seconds, reconnect, i)
+    results = run_in_procs(mixed_worker, [(port, tls, p, seconds, reconnect, i,
+                                           layout.mixed_msgs)
                                           for i, p in enumerate(parts)])
     cpu = cpu_seconds(server.pid()) - cpu0
     stats = Stats()
@@ -166,7 +186,8 @@ def workload_mixed(server, layout, clients, tls, reconnect, seconds):
         stats.merge(s)
     return {"commands_per_s": len(stats.latencies) / elapsed,
             "p50_ms": pct(stats.latencies, 50) * 1000, "p99_ms": pct(stats.latencies, 99) * 1000,
-            "errors": stats.errors, "cpu_s": cpu, "mem_kib": memory_kib(server.pid())}
+            "errors": stats.errors, "cpu_s": cpu, "mem_kib": memory_kib(server.pid()),
+            "error_samples": stats.samples}
 
 
 def pop3_worker(port, tls, user):
@@ -202,7 +223,7 @@ def workload_pop3(server, layout, tls):
             "mem_kib": memory_kib(server.pid())}
 
 
-def login_worker(port, seconds, concurrency):
+def login_worker(port, seconds, concurrency, users):
     stats = Stats()
 
     async def one(i):
@@ -213,7 +234,7 @@ def login_worker(port, seconds, concurrency):
             try:
                 t0 = time.perf_counter()
                 await c.connect(port, True)
-                await c.cmd(f"LOGIN mix{i % 60:03d}@{DOMAIN} {PASSWORD}")
+                await c.cmd(f"LOGIN {users[i % len(users)]}@{DOMAIN} {PASSWORD}")
                 await c.cmd("LOGOUT")
                 stats.latencies.append(time.perf_counter() - t0)
                 n += 1
@@ -232,14 +253,20 @@ def login_worker(port, seconds, concurrency):
 
 def workload_login(server, layout, seconds):
     cpu0 = cpu_seconds(server.pid())
-    res = run_in_procs(login_worker, [(server.ports["imaps"], seconds, 8)] * 2)
+    res = run_in_procs(login_worker, [(server.ports["imaps"], seconds, 8,
+                                       layout.mixed_users)] * 2)
     n = sum(r[0] for r in res)
     return {"logins_per_s": n / max(r[1] for r in res), "errors": sum(r[2] for r in res),
             "cpu_s": cpu_seconds(server.pid()) - cpu0}
 
 
-def idle_worker(port, users, source, hold, ready_q):
+def idle_worker(port, users, source, hold, ready_q, go_q):
+    """Opens one TLS IMAP session per entry of `users`, each logged in with
+    INBOX selected and in IDLE; reports readiness, then records when each
+    session first hears an EXISTS (the delivery phase), until `hold` s after
+    the go signal."""
     stats = Stats()
+    heard = []  # (user, unix time of the first EXISTS)
 
     async def main():
         conns = []
@@ -255,50 +282,159 @@ def idle_worker(port, users, source, hold, ready_q):
             await asyncio.gather(*(up(c, u) for c, u in zip(cs, batch)))
             conns += cs
         ready_q.put(len(conns))
-        await asyncio.sleep(hold)
+
+        async def listen(c, u):
+            try:
+                while True:
+                    line = await c.reader.readline()
+                    if not line:
+                        return
+                    if line.startswith(b"* ") and line.rstrip().endswith(b"EXISTS"):
+                        heard.append((u, time.time()))
+                        return
+            except (ConnectionError, OSError):
+                return
+
+        tasks = [asyncio.ensure_future(listen(c, u)) for c, u in zip(conns, users)]
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, go_q.get)
+        await asyncio.wait(tasks, timeout=hold)
         for c in conns:
             c.close()
 
     asyncio.run(main())
-    return stats.errors
+    return stats.errors, heard
 
 
-def workload_idle(server, layout, hold=25):
+def deliver_worker(port, rcpts, seed, stamp):
+    """Delivers one message to each address of `rcpts` over one LMTP
+    connection; returns (stats, {address: unix time the final dot went out},
+    elapsed seconds)."""
+    stats = Stats()
+    sent = {}
+    msg = corpus.message(SEED, seed, max_size=8192)
+
+    async def main():
+        c = Lmtp(stats)
+        await c.connect(port)
+        for r in rcpts:
+            await c.deliver(r, msg, (lambda r=r: sent.__setitem__(r, time.time())) if stamp else None)
+        c.close()
+
+    t0 = time.time()
+    asyncio.run(main())
+    return stats, sent, time.time() - t0
+
+
+def workload_idle(server, layout, hold=20, settle=8, window=10):
+    """Memory and CPU of idle TLS sessions, then one LMTP delivery to every
+    idle account and the time until each of its sessions hears EXISTS."""
     users = [f"idle{i % layout.idle_accounts:04d}" for i in range(layout.idle_conns)]
     procs = 4
     parts = [users[i::procs] for i in range(procs)]
     base = memory_kib(server.pid())
     mgr = multiprocessing.Manager()
-    q = mgr.Queue()
+    ready, go = mgr.Queue(), mgr.Queue()
     with multiprocessing.Pool(procs) as pool:
         async_res = pool.starmap_async(idle_worker, [(server.ports["imaps"], p,
-                                                      f"127.0.1.{i + 2}", hold, q)
+                                                      f"127.0.1.{i + 2}", hold, ready, go)
                                                      for i, p in enumerate(parts)])
         for _ in range(procs):
-            q.get(timeout=600)
-        time.sleep(8)  # let the servers settle (Dovecot hibernates after 5 s)
+            ready.get(timeout=900)
+        time.sleep(settle)  # let the servers settle (Dovecot hibernates after 5 s)
         mem = memory_kib(server.pid())
         cpu0 = cpu_seconds(server.pid())
-        time.sleep(10)
+        time.sleep(window)
         cpu = cpu_seconds(server.pid()) - cpu0
-        errors = sum(async_res.get(timeout=hold + 600))
+        for _ in range(procs):
+            go.put(1)
+        accounts = [f"idle{i:04d}@{DOMAIN}" for i in range(layout.idle_accounts)]
+        dl = run_in_procs(deliver_worker, [(server.ports["lmtp"], accounts[i::8], i, True)
+                                           for i in range(8)])
+        sent = {}
+        for _, part, _ in dl:
+            sent.update(part)
+        results = async_res.get(timeout=hold + 900)
+    errors = sum(r[0] for r in results) + sum(d[0].errors for d in dl)
+    lat = [max(0.0, t - sent[f"{u}@{DOMAIN}"]) for r in results for u, t in r[1]
+           if f"{u}@{DOMAIN}" in sent]
     n = len(users)
-    return {"kib_per_conn": (mem - base) / n, "connections": n, "idle_cpu_s_per_10s": cpu,
-            "errors": errors}
+    return {"kib_per_conn": (mem - base) / n, "connections": n,
+            "idle_cpu_s_per_10s": cpu * 10 / window,
+            "notify_p50_ms": pct(lat, 50) * 1000, "notify_p99_ms": pct(lat, 99) * 1000,
+            "notify_missed": n - len(lat), "errors": errors}
+
+
+def workload_delivery(server, layout, clients, seconds_hint):
+    """LMTP delivery rate into the idle accounts (durable on both sides),
+    from `clients` concurrent connections, and fsync calls per message
+    counted machine-wide by perf while it runs."""
+    accounts = [f"idle{i:04d}@{DOMAIN}" for i in range(layout.idle_accounts)]
+    per_client = max(20, (10 if layout.quick else 150) * seconds_hint // clients)
+    jobs = [([accounts[(c * 7919 + k) % len(accounts)] for k in range(per_client)], c, False)
+            for c in range(clients)]
+    cpu0 = cpu_seconds(server.pid())
+    perf = ceilings.FsyncCounter()
+    res = run_in_procs(deliver_worker, [(server.ports["lmtp"],) + j for j in jobs])
+    fsyncs = perf.stop()
+    stats = Stats()
+    for st, _, _ in res:
+        stats.merge(st)
+    n = len(stats.latencies)
+    out = {"msgs_per_s": n / max(r[2] for r in res), "p99_ms": pct(stats.latencies, 99) * 1000,
+           "errors": stats.errors, "cpu_s": cpu_seconds(server.pid()) - cpu0}
+    if fsyncs is not None and n:
+        out["fsyncs_per_msg"] = fsyncs / n
+    return out
 
 
 def large_worker(port, ops):
     stats = Stats()
     out = {}
 
+    async def qresync_after_changes(c, n_changes, total):
+        """A second device changes flags on `n_changes` messages; this one
+        then resynchronises with QRESYNC from the state it had."""
+        c.lines = []
+        await c.cmd("ENABLE QRESYNC")
+        await c.cmd("SELECT INBOX")
+        uidvalidity = modseq = None
+        for line in c.lines:
+            m = re.search(rb"UIDVALIDITY (\d+)", line)
+            uidvalidity = m.group(1).decode() if m else uidvalidity
+            m = re.search(rb"HIGHESTMODSEQ (\d+)", line)
+            modseq = m.group(1).decode() if m else modseq
+        c.lines = None
+        await c.cmd("UNSELECT")
+        other = Imap(stats)
+        await other.connect(port, False)
+        await other.cmd(f"LOGIN large@{DOMAIN} {PASSWORD}")
+        await other.cmd("SELECT INBOX")
+        # Set or clear, whichever undoes the previous round.
+        other.lines = []
+        await other.cmd("FETCH 1 (FLAGS)")
+        flagged = "-" if any(b"\\Flagged" in x for x in other.lines) else "+"
+        other.lines = None
+        step = max(1, total // n_changes)
+        for k in range(min(n_changes, total)):
+            await other.cmd(f"STORE {1 + k * step} {flagged}FLAGS.SILENT (\\Flagged)")
+        await other.cmd("LOGOUT")
+        other.close()
+        t0 = time.perf_counter()
+        status = await c.cmd(f"SELECT INBOX (QRESYNC ({uidvalidity} {modseq}))")
+        return time.perf_counter() - t0, status
+
     async def main():
         c = Imap(stats)
         await c.connect(port, False)
         await c.cmd(f"LOGIN large@{DOMAIN} {PASSWORD}")
         for name, command in ops:
-            t0 = time.perf_counter()
-            status = await c.cmd(command)
-            out[name] = time.perf_counter() - t0
+            if name == "qresync_100":
+                out[name], status = await qresync_after_changes(c, 100, int(command))
+            else:
+                t0 = time.perf_counter()
+                status = await c.cmd(command)
+                out[name] = time.perf_counter() - t0
             if status != b"OK":
                 out[name + "_status"] = status.decode()
         await c.cmd("LOGOUT")
@@ -314,14 +450,16 @@ def workload_large(server, layout, cold):
            ("fetch_uid_flags", "FETCH 1:* (UID FLAGS)"),
            ("fetch_last50_env", f"UID FETCH {n - 49}:* (UID ENVELOPE)"),
            ("search_subject", "SEARCH SUBJECT \"budget concert\""),
-           ("search_body", "SEARCH BODY \"weekly garden\"")]
+           ("search_body", "SEARCH BODY \"weekly garden\""),
+           ("qresync_100", str(n))]
     if cold:
         ops = ops[:1]
         server.stop()
         server.drop_indexes()
         server.start()
     res, errors = run_in_procs(large_worker, [(server.ports["imap"], ops)])[0]
-    out = {f"{k}_s": v for k, v in res.items()}
+    out = {f"{k}_s": v for k, v in res.items() if isinstance(v, float)}
+    out.update({k: v for k, v in res.items() if not isinstance(v, float)})
     out["errors"] = errors
     return out
 
@@ -365,6 +503,9 @@ def write_report(out_dir: Path, meta, results, rows):
                      f"| {r['ratio']:.3g} | {r['ratio_min']:.3g}..{r['ratio_max']:.3g} |"
                      if r["ratio"] is not None else
                      f"| {r['workload']} | {r['metric']} | {r['roost']:.4g} | {r['dovecot']:.4g} | - | - |")
+    lines += ["", "Ceilings of this machine, measured without a mail server (bench/ceilings.py):", "",
+              "| what | value |", "|---|---:|"]
+    lines += [f"| {k} | {v:.4g} |" for k, v in meta.get("ceilings", {}).items()]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
@@ -394,18 +535,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default=str(HERE.parent / "build-release"))
     ap.add_argument("--work", default=str(HERE / "work"))
+    ap.add_argument("--results", default=str(HERE / "results"))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=int, default=10, help="length of each timed run")
-    ap.add_argument("--quick", action="store_true", help="small corpus, 1 round: a smoke test")
+    ap.add_argument("--quick", action="store_true", help="small corpus, 1 round (minutes)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny corpus, 1 round, short runs: checks the harness, not the servers")
     ap.add_argument("--only", default="", help="comma list of workloads")
     args = ap.parse_args()
-    if args.quick:
+    size = "smoke" if args.smoke else "quick" if args.quick else "full"
+    if size != "full":
         args.rounds = min(args.rounds, 1)
-        args.seconds = min(args.seconds, 4)
+        args.seconds = min(args.seconds, 1 if args.smoke else 4)
     work = Path(args.work)
-    layout = Layout(args.quick)
-    layout.generate(work / ("corpus-quick" if args.quick else "corpus"))
-    src = work / ("corpus-quick" if args.quick else "corpus")
+    layout = Layout(size)
+    src = work / ("corpus" if size == "full" else f"corpus-{size}")
+    layout.generate(src)
     cert, key = make_cert(work / "tls")
     servers = [Roost(work / "roost", layout.users, cert, key, args.build),
                Dovecot(work / "dovecot", layout.users, cert, key)]
@@ -421,12 +566,23 @@ def main():
         "pop3_retr_tls": lambda s: workload_pop3(s, layout, True),
         "pop3_retr_plain": lambda s: workload_pop3(s, layout, False),
         "login_storm_tls": lambda s: workload_login(s, layout, args.seconds),
+        "lmtp_1_client": lambda s: workload_delivery(s, layout, 1, args.seconds),
+        "lmtp_8_clients": lambda s: workload_delivery(s, layout, 8, args.seconds),
         "large_cold_select": lambda s: workload_large(s, layout, True),
         "large_warm": lambda s: workload_large(s, layout, False),
-        "idle_tls": lambda s: workload_idle(s, layout),
+        "idle_tls": (lambda s: workload_idle(s, layout, 5, 6, 1)) if args.smoke else
+                    (lambda s: workload_idle(s, layout)),
     }
     only = [w for w in args.only.split(",") if w]
+    unknown = [w for w in only if w not in workloads]
+    if unknown:
+        ap.error(f"unknown workload(s): {', '.join(unknown)}; known: {', '.join(workloads)}")
+    progress("measuring this machine's ceilings (no mail server involved)")
+    pop_bytes = sum(f.stat().st_size for f in (src / "popbulk").rglob("*") if f.is_file())
+    ceiling = ceilings.measure(cert, key, work, pop_bytes, crypt_hash(PASSWORD), PASSWORD,
+                               size != "full")
     results = {}
+    failures = 0
     for s in servers:
         s.start()
     try:
@@ -438,22 +594,29 @@ def main():
                 for s in servers:
                     progress(f"{wl}: round {rnd}/{args.rounds}, {s.name}")
                     try:
-                        results[wl][s.name].append(fn(s))
+                        r = fn(s)
                     except Exception as e:  # a failed run is reported, not hidden
-                        progress(f"  failed: {e!r}")
-                        results[wl][s.name].append({"failed": repr(e)})
+                        r = {"failed": repr(e)}
+                    if "failed" in r or r.get("errors") or r.get("notify_missed"):
+                        failures += 1
+                        progress(f"  not clean: {r}")
+                    results[wl][s.name].append(r)
     finally:
         for s in servers:
             s.stop()
     meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
             "machine": f"{platform.node()}, {os.cpu_count()} CPUs, {platform.platform()}",
-            "rounds": args.rounds, "seconds": args.seconds, "quick": args.quick,
+            "rounds": args.rounds, "seconds": args.seconds, "size": size,
             "dovecot": subprocess.run(["dovecot", "--version"], capture_output=True,
-                                      text=True).stdout.strip()}
+                                      text=True).stdout.strip(),
+            "ceilings": ceiling, "unclean_runs": failures}
     rows = summarise(results)
-    stem = write_report(HERE / "results", meta, results, rows)
+    stem = write_report(Path(args.results), meta, results, rows)
     progress(f"wrote {stem}.json, .md, .png")
     print(Path(str(stem) + ".md").read_text())
+    if failures:
+        progress(f"{failures} run(s) failed or saw protocol errors (see above)")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

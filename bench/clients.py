@@ -24,10 +24,12 @@ class Stats:
         self.latencies = []  # seconds, one per command
         self.errors = 0
         self.bytes = 0
+        self.samples = []  # a few failed commands with their answers, for the report
 
     def merge(self, other):
         self.latencies += other.latencies
         self.errors += other.errors
+        self.samples = (self.samples + other.samples)[:10]
         self.bytes += other.bytes
 
 
@@ -36,6 +38,7 @@ class Imap:
         self.stats = stats
         self.n = 0
         self.reader = self.writer = None
+        self.lines = None  # a list: untagged lines of the next commands are kept there
 
     async def connect(self, port, tls, source=None):
         local = (source, 0) if source else None
@@ -52,6 +55,8 @@ class Imap:
             if not line:
                 raise ConnectionError("closed")
             size += len(line)
+            if self.lines is not None and line.startswith(b"* "):
+                self.lines.append(line)
             m = LITERAL.search(line)
             if m:
                 n = int(m.group(1))
@@ -60,6 +65,7 @@ class Imap:
                 continue
             if line.startswith(tag):
                 self.stats.bytes += size
+                self.last = line
                 return line[len(tag) + 1:len(tag) + 3]
 
     async def cmd(self, text, literal=None):
@@ -75,6 +81,8 @@ class Imap:
         self.stats.latencies.append(time.perf_counter() - start)
         if status != b"OK":
             self.stats.errors += 1
+            if len(self.stats.samples) < 10:
+                self.stats.samples.append(f"{text} -> {self.last.decode(errors='replace').strip()}")
         return status
 
     async def idle(self):
@@ -120,4 +128,60 @@ class Pop3:
 
     def close(self):
         if self.writer:
+            self.writer.close()
+
+
+class Lmtp:
+    """LMTP (RFC 2033) with one recipient per transaction: the reply after
+    DATA is that recipient's."""
+
+    def __init__(self, stats):
+        self.stats = stats
+        self.reader = self.writer = None
+
+    async def reply(self):
+        while True:
+            line = await self.reader.readline()
+            if not line:
+                raise ConnectionError("closed")
+            if line[3:4] != b"-":
+                return line
+
+    async def connect(self, port):
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+        await self.reply()
+        self.writer.write(b"LHLO bench.test\r\n")
+        await self.reply()
+
+    async def deliver(self, rcpt, message, on_data_end=None):
+        """Returns True when the recipient's reply is 2xx. Pipelines MAIL
+        and RCPT; `on_data_end` is called just before the final dot goes
+        out (the moment the server can start storing)."""
+        start = time.perf_counter()
+        self.writer.write(b"MAIL FROM:<bench@bench.test>\r\nRCPT TO:<" + rcpt.encode() +
+                          b">\r\nDATA\r\n")
+        ok = (await self.reply()).startswith(b"250")
+        ok = (await self.reply()).startswith(b"250") and ok
+        go = (await self.reply()).startswith(b"354")
+        if not go:
+            self.stats.errors += 1
+            return False
+        body = message.replace(b"\r\n.", b"\r\n..")
+        if body.startswith(b"."):
+            body = b"." + body
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.writer.write(body)
+        if on_data_end:
+            on_data_end()
+        self.writer.write(b".\r\n")
+        ok = (await self.reply()).startswith(b"250") and ok
+        self.stats.latencies.append(time.perf_counter() - start)
+        if not ok:
+            self.stats.errors += 1
+        return ok
+
+    def close(self):
+        if self.writer:
+            self.writer.write(b"QUIT\r\n")
             self.writer.close()

@@ -318,6 +318,12 @@ service lmtp {{
 }}
 service imap {{
   process_limit = 20000
+  # imap-hibernate hands a woken client back through this socket; it runs
+  # as the internal user, so the socket must be theirs (Dovecot's
+  # hibernation documentation).
+  unix_listener imap-master {{
+    user = {SYSUSER}
+  }}
 }}
 service imap-hibernate {{
   unix_listener imap-hibernate {{

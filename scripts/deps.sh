@@ -9,6 +9,11 @@ packages=(
   libuv1-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev
   libcrypt-dev libargon2-dev libidn2-dev zlib1g-dev
   libicu-dev  # i;unicode-casemap (RFC 5051) for IMAP SEARCH / SORT
+  libsystemd-dev  # sd_notify for the systemd unit (Type=notify)
+  # the Debian package (scripts/package.sh, scripts/test-package.sh)
+  debhelper lintian ssl-cert fakeroot
+  libboost-dev  # Boost.Beast: HTTP/1.1 parser for the admin API and autoconfig
+  libexpat1-dev  # expat: reads Outlook's Autodiscover request XML (autoconfig)
   # fuzzing (clang's libFuzzer)
   clang libclang-rt-14-dev
   # tests: outside clients and hash tools
@@ -16,6 +21,8 @@ packages=(
   isync fetchmail
   # LMTP delivery test: a private Postfix instance started by the test itself
   postfix
+  # the benchmark harness's smoke run compares against a private Dovecot
+  dovecot-imapd dovecot-pop3d dovecot-lmtpd
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -29,6 +36,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Postfix asks how to configure the system instance: not at all (the tests
   # run their own instance from a private config directory).
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  # Postfix and Dovecot must not start system instances on the standard
+  # ports (the package test binds them, the tests run private instances):
+  # a policy-rc.d that refuses every start, for the duration of the install.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    guard=/usr/sbin/policy-rc.d
+  fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" || { [ -z "$guard" ] || rm -f "$guard"; exit 1; }
+  [ -z "$guard" ] || rm -f "$guard"
 fi

@@ -20,6 +20,17 @@ fi
 ninja -C "$fuzz_build" $(cd "$top/tests/fuzz" && ls fuzz_*.cpp | sed 's/^fuzz_\(.*\)\.cpp$/tests\/fuzz\/fuzz-\1/')
 sh "$top/tests/fuzz/run.sh" "$fuzz_build" "${FUZZ_SECONDS:-15}"
 
+echo "== benchmark harness, smoke run (tiny corpus, one round; numbers not checked)"
+# Runs every bench/ workload once against roostd and a private Dovecot so the
+# harness never rots; fails on any protocol error or failed run.
+smoke_work=$(mktemp -d /tmp/roost-bench-smoke.XXXXXX)
+(ulimit -n 20000 2>/dev/null || true
+ /usr/bin/python3 "$top/bench/bench.py" --smoke --build "$ROOST_BUILD_DIR" \
+   --work "$smoke_work" --results "$smoke_work/results" > "$smoke_work/log" 2>&1) ||
+  { tail -40 "$smoke_work/log"; echo "bench smoke failed (log: $smoke_work/log)"; exit 1; }
+grep -E "^\[" "$smoke_work/log" | tail -3
+rm -rf "$smoke_work"
+
 echo "== integration tests"
 cd "$top"
 # -rs lists every skipped test with its reason (the James MPT scripts Roost
