@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <map>
@@ -13,6 +14,7 @@
 #include <random>
 #include <set>
 
+#include "store/maildir/cache.h"
 #include "store/maildir/fsutil.h"
 #include "store/maildir/index.h"
 #include "store/maildir/names.h"
@@ -24,6 +26,8 @@
 namespace store {
 namespace maildir {
 namespace {
+
+void keep_warm(const std::shared_ptr<MailboxState>& st, size_t messages);
 
 auto fail(Errc c, std::string m) {
   return core::fail(make_error(c, std::move(m)));
@@ -185,14 +189,24 @@ class MailboxImpl final : public Mailbox {
   MailboxImpl(std::shared_ptr<MailboxState> st, bool ro)
       : st_(std::move(st)), ro_(ro), slot_(std::make_shared<HandleSlot>()) {}
   ~MailboxImpl() override {
+    bool last = false;
+    size_t messages = 0;
     {
       std::lock_guard<std::mutex> g(st_->mu);
       auto& h = st_->handles;
       h.erase(std::remove(h.begin(), h.end(), slot_), h.end());
+      last = h.empty() && st_->loaded && !st_->gone;
+      messages = st_->recs.size();
+      // The index is brought up to date when the last handle goes, as
+      // before the state was kept warm: a crash then costs no rebuild.
+      if (last) st_->maybe_write_index(true);
     }
-    // Waits for a callback running now; none starts afterwards.
-    std::lock_guard<std::mutex> g(slot_->mu);
-    slot_->cb = nullptr;
+    {
+      // Waits for a callback running now; none starts afterwards.
+      std::lock_guard<std::mutex> g(slot_->mu);
+      slot_->cb = nullptr;
+    }
+    if (last) keep_warm(st_, messages);
   }
 
   // With st_->mu held: registers the handle and fills its view.
@@ -423,6 +437,7 @@ class MailboxImpl final : public Mailbox {
       std::string from = st_->cur_dir() + "/" + r->file;
       if (::rename(from.c_str(), (st_->cur_dir() + "/" + nn).c_str()) == 0) {
         r->file = std::move(nn);
+        r->save_date = -1;  // the derived ids are worked out again
         return true;
       }
       if (errno != ENOENT) return core::fail(io_error("rename", from, errno));
@@ -593,6 +608,41 @@ class LeaseImpl final : public Lease {
   std::shared_ptr<Shared> s_;
   std::string key_;
 };
+
+// --- Mailbox cache (store/maildir/cache.h) ----------------------------------------------
+
+std::atomic<size_t> g_mailbox_cache_limit{500000};
+
+// Keeps `st` loaded after its last handle closed, evicting the least recently
+// closed mailboxes beyond the budget. Evicted states are released outside the
+// registry lock: their destructors may write an index file.
+void keep_warm(const std::shared_ptr<MailboxState>& st, size_t messages) {
+  Shared& s = *st->acct->shared;
+  const size_t limit = g_mailbox_cache_limit.load(std::memory_order_relaxed);
+  std::vector<std::shared_ptr<MailboxState>> evicted;
+  {
+    std::lock_guard<std::mutex> g(s.mu);
+    if (auto it = s.warm_pos.find(st.get()); it != s.warm_pos.end()) {
+      s.warm_cost -= it->second->second;
+      evicted.push_back(std::move(it->second->first));
+      s.warm.erase(it->second);
+      s.warm_pos.erase(it);
+    }
+    const size_t cost = messages + kMailboxCacheEntryCost;
+    if (cost <= limit) {
+      s.warm.emplace_front(st, cost);
+      s.warm_pos[st.get()] = s.warm.begin();
+      s.warm_cost += cost;
+    }
+    while (s.warm_cost > limit && !s.warm.empty()) {
+      auto& [victim, c] = s.warm.back();
+      s.warm_cost -= c;
+      s.warm_pos.erase(victim.get());
+      evicted.push_back(std::move(victim));
+      s.warm.pop_back();
+    }
+  }
+}
 
 // --- Account ------------------------------------------------------------------------------
 
@@ -1229,6 +1279,17 @@ class MaildirStore final : public Store {
     ::gethostname(host, sizeof host - 1);
     s_->host = sanitize_host(host);
   }
+  // Warm mailboxes refer back to the registry through their account: let
+  // them go (writing what is dirty) so nothing outlives the store.
+  ~MaildirStore() override {
+    decltype(s_->warm) warm;
+    {
+      std::lock_guard<std::mutex> g(s_->mu);
+      warm.swap(s_->warm);
+      s_->warm_pos.clear();
+      s_->warm_cost = 0;
+    }
+  }
 
   Result<std::shared_ptr<Account>> open_account(std::string_view domain,
                                                 std::string_view user) override {
@@ -1265,6 +1326,14 @@ class MaildirStore final : public Store {
 
 }  // namespace
 }  // namespace maildir
+
+void maildir::set_mailbox_cache_limit(size_t messages) {
+  maildir::g_mailbox_cache_limit.store(messages, std::memory_order_relaxed);
+}
+
+size_t maildir::mailbox_cache_limit() {
+  return maildir::g_mailbox_cache_limit.load(std::memory_order_relaxed);
+}
 
 std::unique_ptr<Store> make_maildir_store(const MaildirOptions& options) {
   return std::make_unique<maildir::MaildirStore>(options);

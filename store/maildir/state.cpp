@@ -310,12 +310,17 @@ MessageMeta MailboxState::meta(const Rec& r) const {
   m.internal_date = r.date;
   m.modseq = r.modseq;
   m.hidden = r.hidden;
-  std::string_view f = r.file;
-  std::string_view base = f.substr(0, f.find_first_of(",:"));
-  m.uidl = uidl_for_base(base);
-  // SAVEDATE and EMAILID come from the name, so they survive the index.
-  m.save_date = save_date_from_base(base).value_or(r.date);
-  m.email_id = email_id_for_file(f);
+  if (r.save_date < 0) {
+    std::string_view f = r.file;
+    std::string_view base = f.substr(0, f.find_first_of(",:"));
+    r.uidl = uidl_for_base(base);
+    // SAVEDATE and EMAILID come from the name, so they survive the index.
+    r.save_date = save_date_from_base(base).value_or(r.date);
+    r.email_id = email_id_for_file(f);
+  }
+  m.uidl = r.uidl;
+  m.save_date = r.save_date;
+  m.email_id = r.email_id;
   return m;
 }
 
@@ -528,6 +533,10 @@ Result<bool> MailboxState::refresh_locked(FileLock& lock, bool force_cur_scan, b
     auto r = scan_cur(rebuild, &touched_cur);
     if (!r) return r;
     changed = changed || *r;
+    // A listing that found cur/ settled lets the index say so: without
+    // this, an index written while cur/ was still changing would make every
+    // later load list cur/ again although nothing changed.
+    if (c.settled && !cur_stamp.settled) dirty = true;
     cur_stamp = c;
   }
   if (do_new) {
@@ -650,6 +659,7 @@ Result<bool> MailboxState::scan_cur(bool rebuild, bool* touched_cur) {
     }
     if (auto w = m.crlf_size()) r.size = *w;
     r.file = nm;
+    r.save_date = -1;  // the derived ids are worked out again
   }
   std::vector<Rec> kept;
   kept.reserve(recs.size() + adopted.size() + fresh.size());

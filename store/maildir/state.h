@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,6 +49,12 @@ struct Shared {
   std::unordered_map<std::string, std::weak_ptr<AccountShared>> accounts;  // by root
   std::set<std::string> leases;
   size_t inserts = 0;
+  // Mailboxes kept loaded after their last handle went away, most recently
+  // closed first, each with what it costs against the mailbox cache limit
+  // (store/maildir/cache.h). Guarded by `mu`.
+  std::list<std::pair<std::shared_ptr<MailboxState>, size_t>> warm;
+  std::unordered_map<const MailboxState*, decltype(warm)::iterator> warm_pos;
+  size_t warm_cost = 0;
 
   // "<sec>.M<usec>P<pid>Q<n>.<host>": unique across processes and calls.
   std::string unique_base() const;
@@ -78,6 +85,11 @@ struct Rec {
   int64_t date = 0;
   uint64_t modseq = 0;
   std::string file;  // name in cur/
+  // Derived from the part of `file` before ':', which a flag change never
+  // touches: worked out on first use and kept (a warm SELECT of a large
+  // mailbox would otherwise hash every name again). Guarded by the state's mu.
+  mutable std::string uidl, email_id;
+  mutable int64_t save_date = -1;  // -1: not worked out yet
 };
 
 // A handle's callback. Notifiers call it under `mu`; a handle going away

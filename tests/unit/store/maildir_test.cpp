@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "store/maildir/cache.h"
 #include "store/maildir/debug.h"
 #include "store/maildir/index.h"
 #include "store/maildir/names.h"
@@ -569,4 +570,47 @@ TEST_CASE("maildir: a 20,000-message mailbox opens from the index alone") {
   REQUIRE(r.ok());
   CHECK(r->added.empty());
   CHECK(counters().cur_scans == c2.cur_scans);
+}
+
+TEST_CASE("maildir: a closed mailbox stays loaded within the mailbox cache") {
+  TempDir t;
+  size_t old_limit = mailbox_cache_limit();
+  set_mailbox_cache_limit(1000);
+  auto s = make(t);
+  auto a = account(*s);
+  for (int i = 0; i < 3; ++i) append(*a, "INBOX", "Subject: m\r\n\r\nbody\r\n");
+  { auto mb = open(*a, "INBOX"); }
+  std::string root = root_of(t);
+  // Let cur/ settle, so that only a real change makes it be listed again.
+  struct timespec old_ts[2] = {{1700000000, 0}, {1700000000, 0}};
+  REQUIRE(::utimensat(AT_FDCWD, (root + "/cur").c_str(), old_ts, 0) == 0);
+  { auto mb = open(*a, "INBOX"); }
+
+  SUBCASE("reopened without reading the index or listing cur/") {
+    auto loads = counters().index_loads;
+    auto scans = counters().cur_scans;
+    auto mb = open(*a, "INBOX");
+    CHECK(mb->messages().size() == 3);
+    CHECK(counters().index_loads == loads);
+    CHECK(counters().cur_scans == scans);
+  }
+  SUBCASE("changes made while nobody had it open are seen on reopening") {
+    auto cur = list(root + "/cur");
+    REQUIRE(cur.size() == 3);
+    std::string victim = cur[0];
+    fs::remove(root + "/cur/" + victim);  // an outside tool removes one
+    write_file(root + "/new/1700000009.V1I1M1.mx.example", "Subject: new\n\nx\n");
+    auto mb = open(*a, "INBOX");
+    CHECK(mb->messages().size() == 3);  // one gone, one new
+    for (const auto& m : mb->messages()) CHECK(victim.rfind(m.uidl, 0) != 0);
+  }
+  SUBCASE("with a limit of 0 nothing is kept") {
+    set_mailbox_cache_limit(0);
+    { auto mb = open(*a, "INBOX"); }  // closed with the limit at 0
+    auto loads = counters().index_loads;
+    auto mb = open(*a, "INBOX");
+    CHECK(mb->messages().size() == 3);
+    CHECK(counters().index_loads == loads + 1);  // loaded from the index again
+  }
+  set_mailbox_cache_limit(old_limit);
 }
