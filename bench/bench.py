@@ -452,13 +452,24 @@ def workload_large(server, layout, cold):
            ("search_subject", "SEARCH SUBJECT \"budget concert\""),
            ("search_body", "SEARCH BODY \"weekly garden\""),
            ("qresync_100", str(n))]
+    out = {}
     if cold:
         ops = ops[:1]
+        if not getattr(server, "imported", False):
+            # The first SELECT ever of a Maildir a server has not seen (a
+            # migration) may do more than an index rebuild: Roost renames
+            # each file once to carry its UID and size. Timed apart.
+            server.stop()
+            server.drop_indexes()
+            server.start()
+            res, errors = run_in_procs(large_worker, [(server.ports["imap"], ops)])[0]
+            out["first_import_s"] = res["select"]
+            server.imported = True
         server.stop()
         server.drop_indexes()
         server.start()
     res, errors = run_in_procs(large_worker, [(server.ports["imap"], ops)])[0]
-    out = {f"{k}_s": v for k, v in res.items() if isinstance(v, float)}
+    out.update({f"{k}_s": v for k, v in res.items() if isinstance(v, float)})
     out.update({k: v for k, v in res.items() if not isinstance(v, float)})
     out["errors"] = errors
     return out

@@ -46,6 +46,29 @@ const store::MessageMeta* Selected::meta(uint32_t uid) const {
   return &*it;
 }
 
+uint32_t Selected::seq_near(uint32_t uid, size_t& hint) const {
+  if (hint < uids.size() && uids[hint] == uid) return static_cast<uint32_t>(++hint);
+  if (hint + 1 < uids.size() && uids[hint + 1] == uid) {
+    hint += 2;
+    return static_cast<uint32_t>(hint);
+  }
+  uint32_t seq = seq_of(uid);
+  if (seq != 0) hint = seq;
+  return seq;
+}
+
+const store::MessageMeta* Selected::meta_near(uint32_t uid, size_t& hint) const {
+  const auto& v = mailbox->messages();
+  if (hint < v.size() && v[hint].uid == uid) return &v[hint++];
+  if (hint + 1 < v.size() && v[hint + 1].uid == uid) {
+    hint += 2;
+    return &v[hint - 1];
+  }
+  const store::MessageMeta* m = meta(uid);
+  if (m != nullptr) hint = static_cast<size_t>(m - v.data()) + 1;
+  return m;
+}
+
 void Selected::note_keywords(const std::vector<uint32_t>& list) {
   for (uint32_t uid : list) {
     const auto* m = meta(uid);

@@ -69,6 +69,10 @@ struct Selected {
   // The store's metadata of a UID, or nullptr when it is gone (expunged
   // elsewhere, not announced yet).
   const store::MessageMeta* meta(uint32_t uid) const;
+  // The same for callers walking ascending UIDs: `hint` (start at 0) keeps
+  // the last position, so a pass over the whole mailbox is linear.
+  uint32_t seq_near(uint32_t uid, size_t& hint) const;
+  const store::MessageMeta* meta_near(uint32_t uid, size_t& hint) const;
 };
 
 class Session : public core::net::Session, public std::enable_shared_from_this<Session> {

@@ -42,6 +42,7 @@ struct FetchJob {
   fetch::Problem problem = fetch::Problem::kNone;
   size_t unreadable = 0;
   size_t vanished_meanwhile = 0;  // expunged by another session, file gone
+  size_t meta_hint = 0, seq_hint = 0;  // positions for the ascending walk
 };
 
 // Sets \Seen on the messages about to be answered that lack it, in one
@@ -49,8 +50,9 @@ struct FetchJob {
 void mark_seen(Session& s, FetchJob& job) {
   Selected& sel = s.selected();
   std::vector<uint32_t> want;
+  size_t hint = 0;
   for (uint32_t uid : job.uids) {
-    const store::MessageMeta* m = sel.meta(uid);
+    const store::MessageMeta* m = sel.meta_near(uid, hint);
     if (m != nullptr && (m->flags & store::kSeen) == 0) want.push_back(uid);
   }
   if (want.empty()) return;
@@ -71,8 +73,8 @@ bool next_message(Session& s, FetchJob& job) {
   Selected& sel = s.selected();
   while (job.next < job.uids.size()) {
     uint32_t uid = job.uids[job.next++];
-    const store::MessageMeta* m = sel.meta(uid);
-    uint32_t seq = sel.seq_of(uid);
+    const store::MessageMeta* m = sel.meta_near(uid, job.meta_hint);
+    uint32_t seq = sel.seq_near(uid, job.seq_hint);
     if (m == nullptr || seq == 0) {  // expunged elsewhere meanwhile
       ++job.vanished_meanwhile;
       continue;
@@ -243,8 +245,9 @@ void cmd_fetch(Session& s, const proto::Command& c) {
   Selected& sel = s.selected();
   job->mark_seen = seen && !sel.read_only;
   job->uids.reserve(uids.size());
+  size_t hint = 0;
   for (uint32_t uid : uids) {
-    const store::MessageMeta* m = sel.meta(uid);
+    const store::MessageMeta* m = sel.meta_near(uid, hint);
     if (m == nullptr) {  // expunged elsewhere, not yet announced here
       ++job->vanished_meanwhile;
       continue;
