@@ -58,24 +58,6 @@ int32_t read_code_point(std::string_view s, size_t& pos) {
   return static_cast<int32_t>(cp);
 }
 
-void put_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // Accumulates UTF-16 units of one base64 run and writes its characters.
 class RunEncoder {
  public:
@@ -192,7 +174,7 @@ std::optional<std::string> mutf7_decode(std::string_view enc, Mutf7Mode mode) {
       bits &= (1u << nbits) - 1;
       if (high != 0) {
         if (unit < 0xDC00 || unit > 0xDFFF) return std::nullopt;
-        put_utf8(out, 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00));
+        append_utf8(out, 0x10000 + ((high - 0xD800) << 10) + (unit - 0xDC00));
         high = 0;
       } else if (unit >= 0xD800 && unit <= 0xDBFF) {
         high = unit;
@@ -200,7 +182,7 @@ std::optional<std::string> mutf7_decode(std::string_view enc, Mutf7Mode mode) {
         return std::nullopt;  // low surrogate without a high one
       } else {
         if (strict && printable_ascii(unit)) return std::nullopt;
-        put_utf8(out, unit);
+        append_utf8(out, unit);
       }
     }
     // What is left must be the zero padding of the last character (under 6
@@ -211,6 +193,24 @@ std::optional<std::string> mutf7_decode(std::string_view enc, Mutf7Mode mode) {
     last_run_end = i;
   }
   return out;
+}
+
+void append_utf8(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
 }
 
 }  // namespace core

@@ -19,6 +19,7 @@
 // the name re-encodes to what it read.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,11 @@ namespace core {
 // (U+D800-U+DFFF), nothing above U+10FFFF, no truncated sequence. The empty
 // string is valid. NUL and other control characters are valid UTF-8.
 bool valid_utf8(std::string_view s);
+
+// Appends the UTF-8 encoding of `cp`, which must be a Unicode scalar value
+// (at most U+10FFFF, not a surrogate); callers that take code points from
+// untrusted input check or substitute first.
+void append_utf8(std::string& out, uint32_t cp);
 
 enum class Mutf7Mode {
   // Only the canonical encoding (the one mutf7_encode produces) decodes.

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/util/utf7.h"
+
 namespace imap::fetch {
 
 namespace {
@@ -49,23 +51,10 @@ const mime::Part* find_text(const mime::Part& p, std::string_view subtype) {
   return nullptr;
 }
 
+// Invalid code points (and NUL) become U+FFFD: a preview is display text.
 void append_utf8(std::string& out, uint32_t cp) {
   if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  core::append_utf8(out, cp);
 }
 
 // Decodes one UTF-8 character at s[i]; advances i. Invalid -> U+FFFD (one byte).

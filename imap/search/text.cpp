@@ -15,30 +15,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/util/utf7.h"
 #include "imap/mime/mime.h"
 #include "imap/search/search.h"
 
 namespace imap::search {
 
 namespace {
-
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xc0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xe0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  } else {
-    out += static_cast<char>(0xf0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
-    out += static_cast<char>(0x80 | (cp & 0x3f));
-  }
-}
 
 // Decodes one UTF-8 sequence at s[i]; returns its length, 0 when invalid.
 size_t decode_utf8(std::string_view s, size_t i, uint32_t* cp) {
@@ -123,14 +106,14 @@ void append_casemapped(std::string& out, uint32_t cp, int depth) {
   // UnicodeData.txt lists no decomposition for Hangul syllables (they are
   // algorithmic), so RFC 5051 keeps them whole.
   if (n == nullptr || depth > 16 || hangul_syllable(title)) {
-    append_utf8(out, title);
+    core::append_utf8(out, title);
     return;
   }
   UChar buf[32];
   UErrorCode e = U_ZERO_ERROR;
   const int32_t len = unorm2_getRawDecomposition(n, static_cast<UChar32>(title), buf, 32, &e);
   if (U_FAILURE(e) || len <= 0) {
-    append_utf8(out, title);
+    core::append_utf8(out, title);
     return;
   }
   for (int32_t i = 0; i < len;) {
