@@ -240,41 +240,15 @@ std::optional<search::Program> compile_search(Session& s, const proto::SearchKey
 void cmd_search(Session& s, const proto::Command& c) {
   const auto& args = std::get<proto::SearchArgs>(c.args);
 
-  bool min = false, max = false, count = false, all = false, save = false;
-  bool update = false;
-  std::optional<search::PartialRange> partial;
-  for (size_t i = 0; i < args.return_opts.size(); ++i) {
-    const std::string& opt = args.return_opts[i];
-    if (opt == "PARTIAL") {
-      // RFC 5267 4.4: PARTIAL SP range (the parser keeps the range as the next atom).
-      if (partial || i + 1 >= args.return_opts.size()) {
-        s.bad("PARTIAL needs one range, such as PARTIAL 1:100");
-        return;
-      }
-      partial = search::parse_partial(args.return_opts[++i]);
-      if (!partial) {
-        s.bad("Invalid PARTIAL range " + args.return_opts[i] + " (use m:n or -m:-n, m and n > 0)");
-        return;
-      }
-    } else if (opt == "UPDATE") {
-      update = true;
-    } else if (opt == "CONTEXT") {
-      // RFC 5267 4.2: a hint only.
-    } else if (opt == "MIN") {
-      min = true;
-    } else if (opt == "MAX") {
-      max = true;
-    } else if (opt == "COUNT") {
-      count = true;
-    } else if (opt == "ALL") {
-      all = true;
-    } else if (opt == "SAVE") {
-      save = true;
-    } else {
-      s.bad("Unknown RETURN option " + opt);
-      return;
-    }
+  std::string error;
+  std::optional<search::ReturnOptions> ret = search::parse_return_options(args.return_opts, &error);
+  if (!ret) {
+    s.bad(error);
+    return;
   }
+  bool min = ret->min, max = ret->max, count = ret->count, all = ret->all;
+  const bool save = ret->save, update = ret->update;
+  const std::optional<search::PartialRange> partial = ret->partial;
 
   // RFC 6855 3: after ENABLE UTF8=ACCEPT a CHARSET argument conflicts with
   // the UTF-8 the strings are in. IMAP4rev2 (RFC 9051 6.4.4) keeps CHARSET.

@@ -159,40 +159,19 @@ void cmd_sort(Session& s, const proto::Command& c) {
     needs_header = needs_header || sort::key_needs_header(*key);
   }
 
-  bool min = false, max = false, count = false, all = false;
-  std::optional<search::PartialRange> partial;
-  for (size_t i = 0; i < args.return_opts.size(); ++i) {
-    const std::string& opt = args.return_opts[i];
-    if (opt == "PARTIAL") {
-      if (partial || i + 1 >= args.return_opts.size()) {
-        s.bad("PARTIAL needs one range, such as PARTIAL 1:100");
-        return;
-      }
-      partial = search::parse_partial(args.return_opts[++i]);
-      if (!partial) {
-        s.bad("Invalid PARTIAL range " + args.return_opts[i] + " (use m:n or -m:-n, m and n > 0)");
-        return;
-      }
-    } else if (opt == "CONTEXT") {
-      // RFC 5267 4.2: a hint only.
-    } else if (opt == "UPDATE") {
-      s.bad("RETURN (UPDATE) is not supported for SORT (no CONTEXT=SORT); use SEARCH");
-      return;
-    } else if (opt == "MIN") {
-      min = true;
-    } else if (opt == "MAX") {
-      max = true;
-    } else if (opt == "COUNT") {
-      count = true;
-    } else if (opt == "ALL") {
-      all = true;
-    } else if (opt == "SAVE") {
-      s.bad("RETURN (SAVE) is not supported (no SEARCHRES)");
-      return;
-    } else {
-      s.bad("Unknown RETURN option " + opt);
-      return;
-    }
+  std::string error;
+  std::optional<search::ReturnOptions> ret = search::parse_return_options(args.return_opts, &error);
+  if (!ret) {
+    s.bad(error);
+    return;
+  }
+  if (ret->update) {
+    s.bad("RETURN (UPDATE) is not supported for SORT (no CONTEXT=SORT); use SEARCH");
+    return;
+  }
+  if (ret->save) {
+    s.bad("RETURN (SAVE) is not supported (no SEARCHRES)");
+    return;
   }
 
   std::optional<search::Program> program =
@@ -206,13 +185,11 @@ void cmd_sort(Session& s, const proto::Command& c) {
   job->tag = c.tag;
   job->uid_command = c.uid;
   job->esearch = args.has_return;
-  // RETURN () means ALL (RFC 4731 3.1, RFC 5267 3.2).
-  if (job->esearch && !min && !max && !count && !all && !partial) all = true;
-  job->partial = partial;
-  job->want_min = min;
-  job->want_max = max;
-  job->want_count = count;
-  job->want_all = all;
+  job->partial = ret->partial;
+  job->want_min = ret->min;
+  job->want_max = ret->max;
+  job->want_count = ret->count;
+  job->want_all = ret->all || (job->esearch && ret->none_named());
 
   Session* sp = &s;
   s.produce([sp, job](std::string& out) { return sort_step(*sp, *job, out); },

@@ -79,6 +79,43 @@ std::string PartialRange::text() const {
   return std::to_string(first) + ":" + std::to_string(last);
 }
 
+std::optional<ReturnOptions> parse_return_options(const std::vector<std::string>& opts,
+                                                  std::string* error) {
+  ReturnOptions r;
+  for (size_t i = 0; i < opts.size(); ++i) {
+    const std::string& opt = opts[i];
+    if (opt == "PARTIAL") {
+      if (r.partial || i + 1 >= opts.size()) {
+        *error = "PARTIAL needs one range, such as PARTIAL 1:100";
+        return std::nullopt;
+      }
+      r.partial = parse_partial(opts[++i]);
+      if (!r.partial) {
+        *error = "Invalid PARTIAL range " + opts[i] + " (use m:n or -m:-n, m and n > 0)";
+        return std::nullopt;
+      }
+    } else if (opt == "CONTEXT") {
+      // RFC 5267 4.2: a hint only.
+    } else if (opt == "UPDATE") {
+      r.update = true;
+    } else if (opt == "MIN") {
+      r.min = true;
+    } else if (opt == "MAX") {
+      r.max = true;
+    } else if (opt == "COUNT") {
+      r.count = true;
+    } else if (opt == "ALL") {
+      r.all = true;
+    } else if (opt == "SAVE") {
+      r.save = true;
+    } else {
+      *error = "Unknown RETURN option " + opt;
+      return std::nullopt;
+    }
+  }
+  return r;
+}
+
 std::optional<PartialRange> parse_partial(std::string_view atom) {
   const size_t colon = atom.find(':');
   if (colon == std::string_view::npos) return std::nullopt;

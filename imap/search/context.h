@@ -54,6 +54,22 @@ struct PartialRange {
 // mixed signs or anything else.
 std::optional<PartialRange> parse_partial(std::string_view atom);
 
+// The RETURN options of SEARCH and SORT (RFC 4731, 5182, 5267, 9394), as the
+// parser keeps them (PARTIAL's range is the atom after it). Each command
+// refuses what it does not offer (SORT: SAVE and UPDATE).
+struct ReturnOptions {
+  bool min = false, max = false, count = false, all = false;
+  bool save = false, update = false;
+  std::optional<PartialRange> partial;
+  // RETURN () means ALL (RFC 4731 3.1, RFC 5267 3.2).
+  bool none_named() const { return !min && !max && !count && !all && !partial; }
+};
+
+// nullopt with the text of a BAD in *error for an unknown option, PARTIAL
+// without one valid range, or PARTIAL twice. CONTEXT is a hint and ignored.
+std::optional<ReturnOptions> parse_return_options(const std::vector<std::string>& opts,
+                                                  std::string* error);
+
 // The items of `ordered` at the positions the range names, in order.
 std::vector<uint32_t> partial_slice(const std::vector<uint32_t>& ordered, const PartialRange& r);
 

@@ -744,3 +744,32 @@ TEST_CASE("StreamAccess reads the header first, the rest on demand") {
   });
   CHECK(*noend.header() == "A: b\r\nC: d");
 }
+
+TEST_CASE("RETURN options shared by SEARCH and SORT") {
+  std::string err;
+  auto r = imap::search::parse_return_options({"MIN", "COUNT", "PARTIAL", "-1:-5", "CONTEXT"}, &err);
+  REQUIRE(r);
+  CHECK(r->min);
+  CHECK(r->count);
+  CHECK_FALSE(r->max);
+  REQUIRE(r->partial);
+  CHECK(r->partial->text() == "-1:-5");
+  CHECK_FALSE(r->none_named());
+
+  auto none = imap::search::parse_return_options({}, &err);
+  REQUIRE(none);
+  CHECK(none->none_named());
+  auto saved = imap::search::parse_return_options({"SAVE", "UPDATE"}, &err);
+  REQUIRE(saved);
+  CHECK(saved->save);
+  CHECK(saved->update);
+  CHECK(saved->none_named());  // SAVE alone returns nothing but ALL's meaning
+
+  CHECK_FALSE(imap::search::parse_return_options({"PARTIAL"}, &err));
+  CHECK(err.find("PARTIAL needs one range") == 0);
+  CHECK_FALSE(imap::search::parse_return_options({"PARTIAL", "0:5"}, &err));
+  CHECK(err.find("Invalid PARTIAL range 0:5") == 0);
+  CHECK_FALSE(imap::search::parse_return_options({"PARTIAL", "1:2", "PARTIAL", "3:4"}, &err));
+  CHECK_FALSE(imap::search::parse_return_options({"FUZZY"}, &err));
+  CHECK(err == "Unknown RETURN option FUZZY");
+}
