@@ -253,7 +253,9 @@ void Session::cmd_rcpt(const proto::Command& c) {
   if (!smtputf8_ && proto::has_non_ascii(address)) {
     return reply("553 5.6.7 A UTF-8 recipient address needs SMTPUTF8 at MAIL FROM");
   }
-  if (rcpts_.size() >= kMaxRecipients) return reply("452 4.5.3 Too many recipients");
+  if (rcpts_.size() >= config().limits.lmtp_recipients) {
+    return reply("452 4.5.3 Too many recipients");
+  }
 
   // The current directory: a reload between two transactions applies at once.
   auto rt = services_.runtime();

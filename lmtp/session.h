@@ -38,7 +38,6 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
 
   // At most this many accepted recipients per transaction (RFC 5321 asks for
   // at least 100); more get 452 4.5.3.
-  static constexpr size_t kMaxRecipients = 1000;
 
  private:
   struct Rcpt {

@@ -1207,6 +1207,12 @@ void read_limits(Reader& r, const YAML::Node& node, int line, Limits& s) {
       size(s.quota_status_request, 64);
     } else if (key == "expunge_memory") {
       dur(s.expunge_memory);
+    } else if (key == "mailbox_cache") {
+      count(s.mailbox_cache, false, 0);
+    } else if (key == "lmtp_recipients") {
+      count(s.lmtp_recipients, false, 1);
+    } else if (key == "search_contexts") {
+      count(s.search_contexts, false, 0);
     } else if (key == "notify_watch_mailboxes") {
       count(s.notify_watch_mailboxes, false, 0);
     } else if (key == "notify_backlog") {

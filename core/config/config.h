@@ -107,6 +107,11 @@ struct Limits {
   // others are polled every idle_poll), and how long a notification may wait
   // for a client that does not read before NOTIFY is turned off for it.
   uint32_t notify_watch_mailboxes = 100;
+  // Maildir: messages' metadata kept loaded for mailboxes no session has open
+  // (docs/STORE.md "Mailbox cache"); 0 keeps none.
+  uint32_t mailbox_cache = 500000;
+  uint32_t lmtp_recipients = 1000;  // RCPT TO per LMTP transaction (452 4.5.3 beyond)
+  uint32_t search_contexts = 8;     // IMAP CONTEXT=SEARCH: updated searches per session
   Duration notify_backlog = std::chrono::seconds(30);
   // IMAP: advertise LITERAL- instead of LITERAL+ and refuse non-synchronising
   // literals over 4096 octets (RFC 7888).

@@ -29,6 +29,7 @@
 #include "lmtp/session.h"
 #include "pop3/session.h"
 #include "quota_status/session.h"
+#include "store/maildir/cache.h"
 #include "store/store.h"
 
 namespace core::daemon {
@@ -91,6 +92,7 @@ std::shared_ptr<tls::Context> load_tls(const config::Config& cfg, std::string* e
 std::unique_ptr<store::Store> make_store(const config::Config& cfg) {
   const int64_t expunge_memory =
       std::chrono::duration_cast<std::chrono::seconds>(cfg.limits.expunge_memory).count();
+  store::maildir::set_mailbox_cache_limit(cfg.limits.mailbox_cache);
   if (cfg.store.backend == "memory") return store::make_memory_store(expunge_memory);
   store::MaildirOptions o;
   o.expunge_memory_seconds = expunge_memory;
@@ -333,6 +335,7 @@ void Daemon::reload() {
   services_->set_runtime(rt);
   log::configure(loaded.config->log.json,
                  log::parse_level(loaded.config->log.level).value_or(log::Level::kInfo));
+  store::maildir::set_mailbox_cache_limit(loaded.config->limits.mailbox_cache);
   size_t broken = 0;
   for (const auto& f : dir->files()) broken += f.domain ? 0 : 1;
   log::info("reload", {{"result", "ok"},

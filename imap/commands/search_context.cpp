@@ -167,10 +167,13 @@ bool add_search_context(Session& s, SearchContext ctx, const std::string& refusa
     write_noupdate(out, ctx.tag, refusal);
     return false;
   }
-  if (c && c->list.size() >= kMaxSearchContexts) {
+  // limits.search_contexts: a further SEARCH RETURN (UPDATE) is answered
+  // with its result and "* NO [NOUPDATE "tag"]".
+  const size_t cap = s.config().limits.search_contexts;
+  if ((c ? c->list.size() : 0) >= cap) {
     write_noupdate(out, ctx.tag,
-                   "Too many searches are updated already (limit " +
-                       std::to_string(kMaxSearchContexts) + "); use CANCELUPDATE");
+                   "Too many searches are updated already (limit " + std::to_string(cap) +
+                       "); use CANCELUPDATE");
     return false;
   }
   if (!c) {

@@ -21,9 +21,6 @@
 
 namespace imap {
 
-// Most update contexts one session keeps at once; a further SEARCH RETURN
-// (UPDATE) is answered with its result and "* NO [NOUPDATE "tag"]".
-inline constexpr size_t kMaxSearchContexts = 8;
 // Most message headers one announce may read (on the event loop) for
 // contexts whose program tests header fields; past it those contexts end
 // with "* NO [NOUPDATE "tag"]".

@@ -250,6 +250,16 @@ def test_too_many_contexts(roost):
     assert not [l for l in r if "NOUPDATE" in l], r
 
 
+def test_context_limit_is_a_config_key(roost_factory):
+    r = roost_factory(limits={"search_contexts": 2}).start()
+    c = prepared(r)
+    for i in range(2):
+        res = c.cmd("SEARCH RETURN (UPDATE) FLAGGED", tag=f"k{i}")
+        assert not [l for l in res if "NOUPDATE" in l], res
+    res = c.cmd("SEARCH RETURN (UPDATE) FLAGGED", tag="k2")
+    assert '* NO [NOUPDATE "k2"]' in " ".join(res) and "(limit 2)" in " ".join(res), res
+
+
 def test_programs_not_kept_up_to_date(roost):
     c = prepared(roost)
     for tag, keys in (("n1", "BODY message"), ("n2", "TEXT message"), ("n3", "1:3"),

@@ -137,6 +137,16 @@ def test_multi_recipient_partial_failure_one_reply_each(roost):
     assert len(roost.stored("alice")) == 2
 
 
+def test_recipient_cap_is_a_config_key(lmtp_factory):
+    r = lmtp_factory(limits={"lmtp_recipients": 2})
+    c = client(r)
+    replies = transaction(c, ["alice@example.test", "bob@example.test", "alice@example.test"])
+    assert [code(x) for x in replies] == [("250", "2.1.5"), ("250", "2.1.5"), ("452", "4.5.3")]
+    # The two accepted recipients still get their message, one reply each.
+    assert [code(x)[0] for x in data(c, make_message(5), 2)] == ["250", "250"]
+    assert len(r.stored("alice")) == 1 and len(r.stored("bob")) == 1
+
+
 def test_aliases_several_targets_other_domain_and_catch_all(roost):
     c = client(roost)
     r = transaction(c, ["sales@example.test", "team@example.test", "anything@other.test",
