@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include "core/metrics/metrics.h"
+
 namespace delivery {
 
 namespace fs = std::filesystem;
@@ -365,6 +367,7 @@ Outcome prepare(store::Store& st, const Target& target, uint64_t size,
   out->usage = *usage;
   auto q = check_quota(pol, *usage, size);
   if (q.over) {
+    core::metrics::quota_refusals().inc();
     Outcome o;
     o.status = Status::kOverQuota;
     o.defer = q.defer;
@@ -389,8 +392,43 @@ Outcome prepare(store::Store& st, const Target& target, uint64_t size,
   return o;
 }
 
+namespace {
+
+// roost_deliveries_total{result}: one per store_message() call.
+Outcome counted(Outcome o) {
+  const char* result = "failed";
+  switch (o.status) {
+    case Status::kStored:
+      result = "stored";
+      break;
+    case Status::kOverQuota:
+      result = "over_quota";
+      core::metrics::quota_refusals().inc();
+      break;
+    case Status::kTooBig:
+      result = "too_big";
+      break;
+    case Status::kTempFail:
+      break;
+  }
+  core::metrics::deliveries().with({result}).inc();
+  return o;
+}
+
+Outcome store_message_uncounted(Prepared& p, std::string_view headers, const Source& source,
+                                const Options& options);
+
+}  // namespace
+
 Outcome store_message(Prepared& p, std::string_view headers, const Source& source,
                       const Options& options) {
+  return counted(store_message_uncounted(p, headers, source, options));
+}
+
+namespace {
+
+Outcome store_message_uncounted(Prepared& p, std::string_view headers, const Source& source,
+                                const Options& options) {
   const config::Policy& pol = p.target.view.policy;
   auto tx = p.account->begin_append(p.mailbox, 0, {}, 0);
   if (!tx) return fail_from(tx.error(), pol, p.mailbox);
@@ -424,6 +462,8 @@ Outcome store_message(Prepared& p, std::string_view headers, const Source& sourc
   }
   return o;
 }
+
+}  // namespace
 
 bool maybe_warn(Prepared& p, const store::QuotaUsage& usage, const Options& options) {
   const config::Policy& pol = p.target.view.policy;

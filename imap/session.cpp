@@ -243,6 +243,7 @@ void Session::on_event(proto::Event& ev) {
   }
   if (auto* ab = std::get_if<proto::AppendBegin>(&ev)) {
     if (ab->index == 0) {
+      cmd_timer_.start("imap", ab->replace ? (ab->uid ? "UID REPLACE" : "REPLACE") : "APPEND");
       resumed_ = false;
       busy_ = true;
       tag_ = ab->tag;
@@ -339,6 +340,10 @@ void Session::dispatch(proto::Command cmd) {
   current_ = std::move(cmd);
   tag_ = current_->tag;
   const CommandSpec* spec = find_command(current_->verb);
+  // Metrics: names from the command table only, so a client cannot create
+  // series of its own.
+  cmd_timer_.start("imap", spec ? (current_->uid ? "UID " + current_->name : current_->name)
+                                : std::string("other"));
   if (!spec) {
     finish(Status::kBad, "", "Unknown command " + current_->name.substr(0, 20));
     count_bad_command();
@@ -551,6 +556,7 @@ void Session::write_new_keywords(std::string& out) {
 }
 
 void Session::finish(Status status, std::string code, std::string text) {
+  cmd_timer_.stop();
   if (ended_ || conn().closed()) {
     busy_ = false;
     return;

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/metrics/metrics.h"
 #include "core/net/connection.h"
 #include "core/server/services.h"
 #include "imap/proto/command.h"
@@ -256,6 +257,7 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   bool qresync_ = false;
   bool synced_ = false;  // the selected mailbox was synced during this command
   uint32_t bad_commands_ = 0;
+  core::metrics::CommandTimer cmd_timer_;  // roost_command_duration_seconds
   uint32_t too_long_ = 0;
   std::optional<proto::Command> current_;
   std::string tag_;

@@ -111,7 +111,10 @@ void Session::handle_line(std::string line) {
     return;
   }
   const CommandSpec* spec = find_command(cmd->verb);
+  // Metrics: names from the command table only ("other" for the rest).
+  cmd_timer_.start("pop3", spec ? cmd->keyword : std::string("other"));
   if (!spec) {
+    cmd_timer_.stop();
     err("Unknown command: " + cmd->keyword.substr(0, 10));
     count_bad_command();
     return;
@@ -119,11 +122,13 @@ void Session::handle_line(std::string line) {
   bool allowed = (state_ == State::kAuthorization && spec->in_authorization) ||
                  (state_ == State::kTransaction && spec->in_transaction);
   if (!allowed) {
+    cmd_timer_.stop();
     err(cmd->keyword + " is not valid in the " + state_name(state_) + " state");
     count_bad_command();
     return;
   }
   spec->handler(*this, *cmd);
+  if (!busy_) cmd_timer_.stop();  // answered at once; else in command_done()
 }
 
 bool Session::stls_available() const {
@@ -275,6 +280,7 @@ void Session::run_store(std::function<void()> work, std::function<void()> done) 
 }
 
 void Session::command_done() {
+  cmd_timer_.stop();
   busy_ = false;
   if (ended_ || conn().closed()) return;
   if (shutting_down_ && state_ != State::kUpdate) {
@@ -435,6 +441,7 @@ void Session::quit() {
     if (!r) *failure = r.error().message;
   };
   auto done = [this, self, uids, failure]() {
+    cmd_timer_.stop();
     ended_ = true;
     if (!failure->empty()) {
       log::error("error", {{"proto", "pop3"},

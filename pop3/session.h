@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics/metrics.h"
 #include "core/net/connection.h"
 #include "core/server/services.h"
 #include "pop3/proto/parser.h"
@@ -99,6 +100,7 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   bool ended_ = false;
   bool holds_user_slot_ = false;  // one of connections_per_user_ip
   uint32_t bad_commands_ = 0;
+  core::metrics::CommandTimer cmd_timer_;  // roost_command_duration_seconds
   uint32_t too_long_ = 0;
   std::string pending_user_;
   std::function<void(std::string_view)> sasl_;

@@ -14,10 +14,12 @@ packages=(
   debhelper lintian ssl-cert fakeroot
   libboost-dev  # Boost.Beast: HTTP/1.1 parser for the admin API and autoconfig
   libexpat1-dev  # expat: reads Outlook's Autodiscover request XML (autoconfig)
+  libcurl4-openssl-dev  # roost who/kick/status/reload: a well-kept HTTP client with unix-socket support
   # fuzzing (clang's libFuzzer)
   clang libclang-rt-14-dev
   # tests: outside clients and hash tools
   python3 python3-pytest curl openssl whois argon2 procps
+  python3-prometheus-client  # test_metrics.py parses /metrics with the reference parser
   isync fetchmail
   # LMTP delivery test: a private Postfix instance started by the test itself
   postfix

@@ -2,7 +2,7 @@
 # Builds Roost and runs every test: unit tests (doctest, via meson test), each
 # fuzz target briefly, and the integration tests (the real roostd on loopback
 # against Python's poplib/imaplib, curl and the roost CLI).
-#   FUZZ_SECONDS=N  seconds per fuzz target (default 15)
+#   FUZZ_SECONDS=N  seconds per fuzz target (default 10)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 bash "$top/scripts/deps.sh"
@@ -12,13 +12,18 @@ bash "$top/scripts/build.sh"
 echo "== unit tests"
 meson test -C "$ROOST_BUILD_DIR" --print-errorlogs
 
-echo "== fuzz targets, ${FUZZ_SECONDS:-15}s each"
+echo "== Debian package (build, lintian, systemd-analyze, install test)"
+# CI: installs the package on the (throwaway) machine; elsewhere it only
+# extracts it into a temporary root (scripts/test-package.sh).
+bash "$top/scripts/test-package.sh"
+
+echo "== fuzz targets, ${FUZZ_SECONDS:-10}s each"
 fuzz_build=${ROOST_FUZZ_BUILD_DIR:-$top/build-fuzz}
 if [ ! -f "$fuzz_build/build.ninja" ]; then
   CXX=clang++ meson setup "$fuzz_build" "$top" -Dfuzz=true -Dtests=false >/dev/null
 fi
 ninja -C "$fuzz_build" $(cd "$top/tests/fuzz" && ls fuzz_*.cpp | sed 's/^fuzz_\(.*\)\.cpp$/tests\/fuzz\/fuzz-\1/')
-sh "$top/tests/fuzz/run.sh" "$fuzz_build" "${FUZZ_SECONDS:-15}"
+sh "$top/tests/fuzz/run.sh" "$fuzz_build" "${FUZZ_SECONDS:-10}"
 
 echo "== benchmark harness, smoke run (tiny corpus, one round; numbers not checked)"
 # Runs every bench/ workload once against roostd and a private Dovecot so the

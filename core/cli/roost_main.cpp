@@ -24,7 +24,9 @@
 
 #include "core/auth/login.h"
 #include "core/auth/password.h"
+#include "core/cli/admin_client.h"
 #include "core/cli/check.h"
+#include "core/cli/dns.h"
 #include "core/config/config.h"
 #include "core/config/directory.h"
 #include "delivery/delivery.h"
@@ -55,6 +57,10 @@ constexpr const char* kUsage =
     "       roost deliver [-c CONFIG] -t ADDRESS [-m MAILBOX]\n"
     "       roost check-config [-c CONFIG] [--domain FILE]\n"
     "       roost auth test [-c CONFIG] ADDRESS\n"
+    "       roost dns [-c CONFIG] DOMAIN\n"
+    "       roost who | reload [-c CONFIG] [--json]\n"
+    "       roost kick | status [-c CONFIG] [--json] ADDRESS\n"
+    "       roost mailbox reindex [-c CONFIG] [--json] ADDRESS\n"
     "       roost help | --help | --version\n";
 
 constexpr const char* kHelp =
@@ -82,6 +88,34 @@ constexpr const char* kHelp =
     "      Reads a password and says, per protocol, with and without TLS, whether\n"
     "      the login would succeed and if not why. Exit 0 when it would succeed\n"
     "      for at least one protocol.\n"
+    "\n"
+    "  roost dns [-c CONFIG] DOMAIN\n"
+    "      Prints the DNS records to publish for a served domain: SRV records\n"
+    "      (RFC 6186, RFC 8314) and the autoconfig/autodiscover names, as zone-file\n"
+    "      lines. Exit 1 when the domain is not served.\n"
+    "\n"
+    "  roost who [-c CONFIG] [--json]\n"
+    "      Lists the live sessions of the running roostd (admin API): id, account,\n"
+    "      protocol, remote address, since, TLS, client id.\n"
+    "\n"
+    "  roost kick [-c CONFIG] [--json] ADDRESS\n"
+    "      Ends every session of the account ADDRESS and says how many.\n"
+    "\n"
+    "  roost status [-c CONFIG] [--json] ADDRESS\n"
+    "      The account's quota use, messages per mailbox, last login, protocols\n"
+    "      and status. Exit 1 for an unknown account.\n"
+    "\n"
+    "  roost reload [-c CONFIG] [--json]\n"
+    "      Reloads roostd like SIGHUP and prints the result per file. Exit 1 when\n"
+    "      the main file or a domain file is broken.\n"
+    "\n"
+    "  roost mailbox reindex [-c CONFIG] [--json] ADDRESS\n"
+    "      Rebuilds the Maildir index of every mailbox of ADDRESS from the\n"
+    "      Maildir, without changing UIDs; safe while roostd runs.\n"
+    "\n"
+    "  who, kick, status and reload reach roostd through the admin listener of\n"
+    "  CONFIG with its token_file (docs/ADMIN.md). Exit 69 when roostd cannot be\n"
+    "  reached, 78 when there is no admin listener or the token is refused.\n"
     "\n"
     "CONFIG defaults to /etc/roost/roost.yaml.\n";
 
@@ -703,5 +737,11 @@ int main(int argc, char** argv) {
   if (cmd == "deliver") return cmd_deliver(rest);
   if (cmd == "check-config") return cmd_check_config(rest);
   if (cmd == "auth") return cmd_auth(rest);
+  if (cmd == "dns") return core::cli::cmd_dns(rest);
+  if (cmd == "who") return core::cli::cmd_who(rest);
+  if (cmd == "kick") return core::cli::cmd_kick(rest);
+  if (cmd == "status") return core::cli::cmd_status(rest);
+  if (cmd == "reload") return core::cli::cmd_reload(rest);
+  if (cmd == "mailbox") return core::cli::cmd_mailbox(rest);
   return usage_error("unknown command " + cmd);
 }

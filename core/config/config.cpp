@@ -1035,8 +1035,8 @@ void read_listeners(Reader& r, const YAML::Node& node, int line, Config& config)
     ln.where.message = name;
     if (present.count("path")) {
       ln.where.message += " " + ln.path;
-      if (ln.protocol != Protocol::kLmtp) {
-        r.error(path_line, p + ": path (a unix socket) is only for lmtp listeners");
+      if (ln.protocol != Protocol::kLmtp && ln.protocol != Protocol::kAdmin) {
+        r.error(path_line, p + ": path (a unix socket) is only for lmtp and admin listeners");
         bad = true;
       }
       if (has_address || has_port) {
@@ -1171,6 +1171,8 @@ void read_limits(Reader& r, const YAML::Node& node, int line, Limits& s) {
           slot = &s.idle_timeout.preauth;
         } else if (k2 == "quota_status") {
           slot = &s.idle_timeout.quota_status;
+        } else if (k2 == "http") {
+          slot = &s.idle_timeout.http;
         } else {
           r.unknown_key(p, k2, l2);
           return;
@@ -1197,6 +1199,8 @@ void read_limits(Reader& r, const YAML::Node& node, int line, Limits& s) {
       dur(s.auth_cache_ttl);
     } else if (key == "output_buffer") {
       size(s.output_buffer, 4096);
+    } else if (key == "proxy_header_max") {
+      size(s.proxy_header_max, 256);
     } else if (key == "idle_keepalive") {
       dur(s.idle_keepalive);
     } else if (key == "idle_poll") {
@@ -1205,6 +1209,10 @@ void read_limits(Reader& r, const YAML::Node& node, int line, Limits& s) {
       size(s.quota_status_line, 64);
     } else if (key == "quota_status_request") {
       size(s.quota_status_request, 64);
+    } else if (key == "http_header_size") {
+      size(s.http_header_size, 1024);
+    } else if (key == "http_body_size") {
+      size(s.http_body_size, 1024);
     } else if (key == "expunge_memory") {
       dur(s.expunge_memory);
     } else if (key == "mailbox_cache") {

@@ -77,6 +77,9 @@ struct IdleTimeouts {
   // Postfix closes an idle policy connection after 300 s
   // (smtpd_policy_service_max_idle): ours waits longer.
   Duration quota_status = std::chrono::minutes(10);
+  // HTTP listeners (admin, autoconfig): between requests of a keep-alive
+  // connection and while a request is incomplete.
+  Duration http = std::chrono::seconds(30);
 };
 
 struct Limits {
@@ -96,10 +99,15 @@ struct Limits {
   uint32_t auth_queue = 256;           // pending hash checks before "try later"
   Duration auth_cache_ttl = std::chrono::seconds(60);
   uint64_t output_buffer = 256 * 1024;                // per connection, before reading pauses
+  uint64_t proxy_header_max = 4096;  // PROXY protocol header (proxy_protocol listeners)
   // quota_status listener (Postfix policy protocol): one "name=value" line,
   // one request (docs/QUOTA.md).
   uint64_t quota_status_line = 4096;
   uint64_t quota_status_request = 64 * 1024;
+  // HTTP listeners (admin API, autoconfig): request line plus headers, and
+  // the body (after chunked decoding).
+  uint64_t http_header_size = 16 * 1024;
+  uint64_t http_body_size = 1024 * 1024;
   Duration idle_keepalive = std::chrono::minutes(2);  // IMAP IDLE "* OK Still here"
   Duration idle_poll = std::chrono::seconds(30);      // IMAP IDLE re-check without a change event
   Duration expunge_memory = std::chrono::hours(24 * 30);  // QRESYNC: expunged UIDs remembered

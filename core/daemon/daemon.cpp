@@ -15,13 +15,19 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <thread>
 
+#include <systemd/sd-daemon.h>
 #include <uv.h>
 
+#include "admin/api.h"
+#include "autoconfig/autoconfig.h"
 #include "core/config/config.h"
 #include "core/config/directory.h"
+#include "core/http/session.h"
 #include "core/log/log.h"
+#include "core/metrics/metrics.h"
 #include "core/net/worker.h"
 #include "core/server/services.h"
 #include "core/tls/tls.h"
@@ -49,8 +55,9 @@ void print_diagnostics(const std::vector<config::Diagnostic>& ds) {
 }
 
 // Loads every domain file of the config's domains_dir; logs the broken ones.
-std::shared_ptr<const config::Directory> load_directory(const config::Config& cfg,
-                                                        const config::Directory* previous) {
+std::shared_ptr<const config::Directory> load_directory(
+    const config::Config& cfg, const config::Directory* previous,
+    std::vector<config::Diagnostic>* problems_out = nullptr) {
   std::vector<config::DomainFile> files;
   for (const auto& path : config::list_domain_files(cfg.domains_dir)) {
     auto f = config::load_domain_file(path);
@@ -67,6 +74,11 @@ std::shared_ptr<const config::Directory> load_directory(const config::Config& cf
   for (const auto& p : problems) {
     log::error("domain", {{"file", p.file}, {"line", p.line}, {"reason", p.message}});
   }
+  if (problems_out) *problems_out = problems;
+  // roost_domains_broken (admin API, /metrics)
+  int64_t broken_files = 0;
+  for (const auto& f : dir->files()) broken_files += f.errors.empty() ? 0 : 1;
+  metrics::domains_broken().set(broken_files);
   return dir;
 }
 
@@ -102,20 +114,28 @@ std::unique_ptr<store::Store> make_store(const config::Config& cfg) {
   return store::make_maildir_store(o);
 }
 
-// systemd Type=notify: one datagram to $NOTIFY_SOCKET.
-void notify_systemd(const char* state) {
-  const char* path = std::getenv("NOTIFY_SOCKET");
-  if (!path || !*path) return;
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path, sizeof(addr.sun_path) - 1);
-  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
-  socklen_t len = offsetof(sockaddr_un, sun_path) + std::strlen(path);
-  sendto(fd, state, std::strlen(state), 0, reinterpret_cast<sockaddr*>(&addr), len);
-  close(fd);
-}
+// systemd Type=notify (libsystemd's sd_notify; a no-op without $NOTIFY_SOCKET).
+void notify_systemd(const char* state) { sd_notify(0, state); }
+
+// Brackets a reload for systemd: RELOADING=1 with the monotonic time (systemd
+// 253+ matches it against its own clock; 252 ignores it), then READY=1 and a
+// STATUS= line on every way out of the reload.
+class ReloadNotice {
+ public:
+  ReloadNotice() {
+    // steady_clock is CLOCK_MONOTONIC on Linux, the clock systemd means.
+    const auto usec = static_cast<unsigned long long>(
+        std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading", usec);
+  }
+  ~ReloadNotice() { sd_notifyf(0, "READY=1\nSTATUS=%s", status_.c_str()); }
+  void set_status(std::string s) { status_ = std::move(s); }
+
+ private:
+  std::string status_ = "Reload failed: old configuration kept";
+};
 
 bool drop_privileges(const config::Config& cfg) {
   if (geteuid() != 0) return true;
@@ -150,7 +170,12 @@ class Daemon {
 
  private:
   bool bind_listeners();
-  void reload();
+  server::ReloadReport reload();
+  // Admin listeners: (re)reads each one's token_file into its Api. At start a
+  // missing or empty file is an error (FILE:LINE on stderr); on reload the
+  // old token stays and the problem is logged.
+  bool load_admin_tokens(bool at_start);
+  void save_last_logins();
   void begin_shutdown();
   void kick_changed_sessions(const config::Directory& now);
   std::shared_ptr<const net::ListenerSpec> make_spec(const config::Listener& l);
@@ -161,9 +186,17 @@ class Daemon {
   uv_loop_t loop_{};
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   uv_timer_t shutdown_timer_{};
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};
   uint64_t generation_ = 1;
   std::vector<std::string> unix_sockets_;  // removed at exit
+  std::mutex reload_mu_;                   // SIGHUP and POST /api/v1/reload never overlap
+  struct AdminListener {
+    config::Listener listener;
+    std::shared_ptr<roost::admin::Api> api;
+  };
+  std::vector<AdminListener> admin_;
+  uv_timer_t last_login_timer_{};  // saves state_dir/last-login.json every 30 s
+  std::string last_login_path_;
 };
 
 std::shared_ptr<const net::ListenerSpec> Daemon::make_spec(const config::Listener& l) {
@@ -179,6 +212,11 @@ std::shared_ptr<const net::ListenerSpec> Daemon::make_spec(const config::Listene
     return std::any_of(nets.begin(), nets.end(), [&](const auto& n) { return n.contains(ip); });
   };
   spec->tls_context = [svc] { return svc->runtime()->tls; };
+  spec->proxy_header_max = [svc] { return svc->runtime()->config().limits.proxy_header_max; };
+  spec->proxy_timeout = [svc] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        svc->runtime()->config().limits.idle_timeout.preauth);
+  };
   spec->output_high_water = services_->runtime()->config().limits.output_buffer;
   auto add_entry = [svc](net::Connection& c, Protocol p, std::shared_ptr<net::Session> s) {
     server::SessionEntry e;
@@ -225,6 +263,38 @@ std::shared_ptr<const net::ListenerSpec> Daemon::make_spec(const config::Listene
       return s;
     };
   }
+  // HTTP listeners (core/http): a refused connection gets a complete answer.
+  const char* http_refusal =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  if (l.protocol == Protocol::kAutoconfig) {
+    // Client autoconfig (docs/AUTOCONFIG.md), answered from the current
+    // directory: a reload applies to the next request.
+    spec->refusal = http_refusal;
+    spec->make_session = [svc, add_entry](net::Connection& c) -> std::shared_ptr<net::Session> {
+      auto s = roost::http::make_http_session(
+          *svc,
+          [svc](const roost::http::Request& r) {
+            return autoconfig::handle(*svc->runtime()->directory, r);
+          },
+          "autoconfig");
+      add_entry(c, Protocol::kAutoconfig, s);
+      return s;
+    };
+  }
+  if (l.protocol == Protocol::kAdmin) {
+    // The admin API and /metrics (admin/, docs/ADMIN.md); the token is set
+    // by load_admin_tokens().
+    auto api = std::make_shared<roost::admin::Api>(*svc);
+    admin_.push_back({l, api});
+    spec->refusal = http_refusal;
+    spec->make_session = [svc, api,
+                          add_entry](net::Connection& c) -> std::shared_ptr<net::Session> {
+      auto s = roost::http::make_http_session(
+          *svc, [api](const roost::http::Request& r) { return api->handle(r); }, "admin");
+      add_entry(c, Protocol::kAdmin, s);
+      return s;
+    };
+  }
   return spec;
 }
 
@@ -233,24 +303,26 @@ bool Daemon::bind_listeners() {
   bool any = false;
   for (const auto& l : cfg.listeners) {
     if (l.protocol != Protocol::kPop3 && l.protocol != Protocol::kImap &&
-        l.protocol != Protocol::kLmtp && l.protocol != Protocol::kQuotaStatus) {
+        l.protocol != Protocol::kLmtp && l.protocol != Protocol::kQuotaStatus &&
+        l.protocol != Protocol::kAutoconfig && l.protocol != Protocol::kAdmin) {
       log::warn("listener", {{"proto", config::to_string(l.protocol)},
                              {"address", l.address},
                              {"port", l.port},
                              {"reason", "protocol not served by this version; ignored"}});
       continue;
     }
-    if (l.proxy_protocol) {
-      // Serving such a listener without parsing the header would treat the
-      // proxy's bytes as commands and every client as the proxy: refuse.
-      std::cerr << where(l) << "proxy_protocol is not supported by this version\n";
-      return false;
-    }
     if ((l.tls != config::TlsMode::kNone) && !services_->runtime()->tls) {
       std::cerr << where(l) << "listener needs tls: certificate and private_key\n";
       return false;
     }
     auto spec = make_spec(l);
+    if (!spec->make_session) {  // a protocol make_spec does not wire (yet)
+      log::warn("listener", {{"proto", config::to_string(l.protocol)},
+                             {"address", l.address},
+                             {"port", l.port},
+                             {"reason", "protocol not served by this version; ignored"}});
+      continue;
+    }
     if (!l.path.empty()) {
       // A unix socket (LMTP): one socket file, accepted on by every worker.
       std::string err;
@@ -312,21 +384,28 @@ void Daemon::kick_changed_sessions(const config::Directory& now) {
   }
 }
 
-void Daemon::reload() {
+server::ReloadReport Daemon::reload() {
+  // Runs on the main loop (SIGHUP) or a store-pool thread (admin API).
+  std::lock_guard reload_lock(reload_mu_);
+  server::ReloadReport report;
+  ReloadNotice notice;
   auto old = services_->runtime();
   auto loaded = config::load_config(opts_.config_path);
   if (!loaded.config) {
     for (const auto& d : loaded.errors)
       log::error("reload", {{"file", d.file}, {"line", d.line}, {"reason", d.message}});
     log::error("reload", {{"result", "fail"}, {"reason", "main config broken; old one kept"}});
-    return;
+    report.main_errors = loaded.errors;
+    report.generation = old->generation;
+    return report;
   }
-  auto dir = load_directory(*loaded.config, old->directory.get());
+  auto dir = load_directory(*loaded.config, old->directory.get(), &report.problems);
   std::string tls_error;
   auto tls = load_tls(*loaded.config, &tls_error);
   if (!tls && !tls_error.empty()) {
     log::error("reload", {{"reason", "certificates: " + tls_error + "; old ones kept"}});
     tls = old->tls;
+    report.tls_error = tls_error;
   }
   auto rt = std::make_shared<server::Runtime>();
   rt->directory = dir;
@@ -342,13 +421,51 @@ void Daemon::reload() {
                        {"domains", static_cast<int64_t>(dir->files().size())},
                        {"broken", static_cast<int64_t>(broken)},
                        {"generation", static_cast<int64_t>(rt->generation)}});
+  notice.set_status("Reloaded: " + std::to_string(dir->files().size()) + " domain files, " +
+                    std::to_string(broken) + " broken");
   kick_changed_sessions(*dir);
+  load_admin_tokens(false);
+  report.ok = true;
+  report.generation = rt->generation;
+  for (const auto& f : dir->files()) {
+    report.files.push_back({f.file, f.errors.empty(), f.errors, f.warnings});
+  }
+  return report;
+}
+
+bool Daemon::load_admin_tokens(bool at_start) {
+  for (auto& a : admin_) {
+    auto t = roost::admin::read_token_file(a.listener.token_file);
+    if (!t.token) {
+      if (at_start) {
+        std::cerr << where(a.listener) << "token_file: " << t.error << "\n";
+        return false;
+      }
+      log::error("reload", {{"file", a.listener.token_file},
+                            {"reason", "admin token_file: " + t.error + "; old token kept"}});
+      continue;
+    }
+    if (t.world_readable) {
+      log::warn("listener", {{"proto", "admin"},
+                             {"file", a.listener.token_file},
+                             {"reason", "token_file is readable by every user; chmod 0600"}});
+    }
+    a.api->set_token(std::move(*t.token));
+  }
+  return true;
+}
+
+void Daemon::save_last_logins() {
+  if (last_login_path_.empty() || !services_->last_logins().take_dirty()) return;
+  auto err = roost::admin::save_last_logins(last_login_path_, services_->last_logins().snapshot());
+  if (!err.empty()) log::warn("last_login", {{"reason", err}});
 }
 
 void Daemon::begin_shutdown() {
   if (stopping_) return;
   stopping_ = true;
   log::info("shutdown", {{"reason", "signal"}});
+  notify_systemd("STOPPING=1\nSTATUS=Stopping: sessions finishing");
   for (auto& w : workers_) {
     w->stop_listening();
   }
@@ -377,12 +494,14 @@ void Daemon::begin_shutdown() {
           uv_close(reinterpret_cast<uv_handle_t*>(&d->sigterm_), nullptr);
           uv_close(reinterpret_cast<uv_handle_t*>(&d->sigint_), nullptr);
           uv_close(reinterpret_cast<uv_handle_t*>(&d->sighup_), nullptr);
+          uv_close(reinterpret_cast<uv_handle_t*>(&d->last_login_timer_), nullptr);
         }
       },
       0, 100);
 }
 
 int Daemon::run() {
+  metrics::mark_start();
   auto loaded = config::load_config(opts_.config_path);
   print_diagnostics(loaded.warnings);
   if (!loaded.config) {
@@ -406,11 +525,27 @@ int Daemon::run() {
   rt->tls = tls;
   rt->generation = generation_;
   services_ = std::make_unique<server::Services>(rt, make_store(cfg));
+  services_->set_reload_hook([this] {
+    if (stopping_) {
+      server::ReloadReport r;
+      r.main_errors.push_back({"", 0, "the server is stopping"});
+      return r;
+    }
+    return reload();
+  });
+  // Last logins survive restarts (admin API; docs/ADMIN.md).
+  last_login_path_ = (fs::path(cfg.server.state_dir) / "last-login.json").string();
+  {
+    std::string err;
+    services_->last_logins().load(roost::admin::load_last_logins(last_login_path_, &err));
+    if (!err.empty()) log::warn("last_login", {{"reason", err}});
+  }
 
   unsigned n = cfg.server.workers ? cfg.server.workers : std::thread::hardware_concurrency();
   if (n == 0) n = 1;
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<net::Worker>(i));
   if (!bind_listeners()) return 1;
+  if (!load_admin_tokens(true)) return 1;
   if (!drop_privileges(cfg)) return 1;
 
   uv_loop_init(&loop_);
@@ -432,6 +567,11 @@ int Daemon::run() {
       },
       SIGHUP);
   signal(SIGPIPE, SIG_IGN);
+  uv_timer_init(&loop_, &last_login_timer_);
+  last_login_timer_.data = this;
+  uv_timer_start(
+      &last_login_timer_, [](uv_timer_t* t) { static_cast<Daemon*>(t->data)->save_last_logins(); },
+      30000, 30000);
 
   for (auto& w : workers_) w->start();
   size_t domains = 0, accounts = 0;
@@ -445,12 +585,13 @@ int Daemon::run() {
                       {"domains", static_cast<int64_t>(domains)},
                       {"accounts", static_cast<int64_t>(accounts)},
                       {"pid", static_cast<int64_t>(getpid())}});
-  notify_systemd("READY=1");
+  sd_notifyf(0, "READY=1\nSTATUS=Serving %zu domains, %zu accounts", domains, accounts);
 
   uv_run(&loop_, UV_RUN_DEFAULT);
 
   notify_systemd("STOPPING=1");
   for (auto& w : workers_) w->stop_and_join();
+  save_last_logins();
   services_.reset();  // finishes store work in flight; its results are dropped
   workers_.clear();
   for (const auto& path : unix_sockets_) unlink(path.c_str());

@@ -5,8 +5,10 @@
 #include <netinet/tcp.h>
 
 #include "core/log/log.h"
+#include "core/metrics/metrics.h"
 #include "core/net/deflate.h"
 #include "core/net/pool.h"
+#include "core/net/proxy.h"
 #include "core/net/worker.h"
 #include "core/tls/tls.h"
 
@@ -100,6 +102,8 @@ void Connection::start(std::shared_ptr<Session> session, std::shared_ptr<tls::Co
   session_ = std::move(session);
   session_->conn_ = shared_from_this();
   if (tls_ctx) tls_ = std::make_unique<tls::Engine>(std::move(tls_ctx), tls::Engine::Role::kServer);
+  metrics::connections_total().with({config::to_string(info_.protocol)}).inc();
+  metrics::connections().with({config::to_string(info_.protocol), tls_ ? "yes" : "no"}).add();
   reading_ = true;
   update_reading();
   touch();
@@ -107,8 +111,64 @@ void Connection::start(std::shared_ptr<Session> session, std::shared_ptr<tls::Co
   keep->on_start();
 }
 
+void Connection::expect_proxy_header(
+    size_t max_length, std::chrono::milliseconds timeout,
+    std::function<void(Connection&, const proxy::Header&)> done) {
+  if (closed_) return;
+  proxy_pending_ = true;
+  proxy_max_ = max_length;
+  proxy_done_ = std::move(done);
+  idle_timeout_ = timeout;
+  reading_ = true;
+  update_reading();
+  touch();
+}
+
+// True once the header is complete and a session has started; the bytes
+// after the header are then in *after_header.
+bool Connection::proxy_input(std::string_view bytes, std::string* after_header) {
+  proxy_buf_.append(bytes);
+  auto r = proxy::parse(proxy_buf_, proxy_max_);
+  if (r.status == proxy::Status::kNeedMore) return false;
+  if (r.status == proxy::Status::kError) {
+    proxy_failed(r.error);
+    return false;
+  }
+  proxy_pending_ = false;
+  after_header->assign(proxy_buf_, r.consumed);
+  proxy_buf_.clear();
+  proxy_buf_.shrink_to_fit();
+  auto done = std::move(proxy_done_);
+  proxy_done_ = nullptr;
+  if (done) done(*this, r.header);
+  return !closed_ && !closing_ && session_ != nullptr;
+}
+
+void Connection::proxy_failed(std::string_view reason) {
+  log::warn("proxy", {{"proto", config::to_string(info_.protocol)},
+                      {"session", info_.id},
+                      {"remote", info_.remote_ip},
+                      {"result", "fail"},
+                      {"reason", reason}});
+  proxy_pending_ = false;
+  proxy_done_ = nullptr;
+  abort();
+}
+
+bool Connection::set_remote(const std::string& ip, uint16_t port) {
+  if (closed_) return false;
+  if (ip != info_.remote_ip && readdress_hook_ && !readdress_hook_(ip)) return false;
+  info_.remote_ip = ip;
+  info_.remote_port = port;
+  return true;
+}
+
 std::string Connection::tls_version() const {
   return tls_ ? tls_->version() : std::string();
+}
+
+std::string Connection::tls_sni() const {
+  return tls_ ? tls_->sni() : std::string();
 }
 
 void Connection::on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
@@ -132,7 +192,15 @@ void Connection::on_read(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
 void Connection::handle_input(const char* data, size_t n) {
   if (closed_) return;
   bytes_in_ += n;
+  metrics::bytes_received().with({config::to_string(info_.protocol)}).inc(n);
   touch();
+  std::string after_header;
+  if (proxy_pending_) {
+    // Nothing reaches TLS or the session before the PROXY header is done.
+    if (!proxy_input(std::string_view(data, n), &after_header) || after_header.empty()) return;
+    data = after_header.data();
+    n = after_header.size();
+  }
   auto keep = session_;
   if (!tls_) {
     if (inflater_) {
@@ -284,6 +352,7 @@ void Connection::send_raw(std::string bytes) {
   uv_buf_t b = uv_buf_init(r->data.data(), static_cast<unsigned>(r->data.size()));
   queued_out_ += r->data.size();
   bytes_out_ += r->data.size();
+  metrics::bytes_sent().with({config::to_string(info_.protocol)}).inc(r->data.size());
   self_ = shared_from_this();  // pending writes keep us alive
   int rc = uv_write(&r->req, reinterpret_cast<uv_stream_t*>(&tcp_), &b, 1, &Connection::on_write);
   if (rc != 0) {
@@ -355,6 +424,11 @@ void Connection::update_reading() {
 void Connection::start_tls(std::shared_ptr<tls::Context> ctx) {
   if (closed_ || tls_) return;
   tls_ = std::make_unique<tls::Engine>(std::move(ctx), tls::Engine::Role::kServer);
+  if (session_) {
+    const char* p = config::to_string(info_.protocol);
+    metrics::connections().with({p, "no"}).sub();
+    metrics::connections().with({p, "yes"}).add();
+  }
 }
 
 void Connection::close() {
@@ -383,6 +457,9 @@ void Connection::finish_close() {
   uv_close(H(&idle_timer_), &Connection::on_close_cb);
   uv_close(H(&delay_timer_), &Connection::on_close_cb);
   worker_.remove_connection(this);
+  if (session_) {  // counted in start()
+    metrics::connections().with({config::to_string(info_.protocol), tls_ ? "yes" : "no"}).sub();
+  }
   if (deflater_) {
     log::debug("compress", {{"proto", config::to_string(info_.protocol)},
                             {"session", info_.id},
@@ -408,13 +485,18 @@ void Connection::on_close_cb(uv_handle_t* h) {
 
 void Connection::touch() {
   if (closed_ || handles_open_ < 3) return;
+  // The PROXY header has one deadline in all, not one per read.
+  if (proxy_pending_ && uv_is_active(H(&idle_timer_))) return;
   uv_timer_start(
       &idle_timer_,
       [](uv_timer_t* t) {
         auto* c = static_cast<Connection*>(t->data);
         if (c->closed_) return;
         auto hold = c->shared_from_this();
-        if (auto s = c->session_) {
+        if (c->proxy_pending_) {
+          c->proxy_failed("no complete PROXY header within " +
+                          std::to_string(c->idle_timeout_.count()) + " ms");
+        } else if (auto s = c->session_) {
           s->on_idle_timeout();
         } else {
           c->close();

@@ -26,6 +26,10 @@ class Context;
 class Engine;
 }  // namespace core::tls
 
+namespace core::net::proxy {
+struct Header;
+}  // namespace core::net::proxy
+
 namespace core::net {
 
 class Deflater;
@@ -83,6 +87,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool attach(uv_stream_t* server);
   void start(std::shared_ptr<Session> session, std::shared_ptr<tls::Context> implicit_tls);
 
+  // PROXY protocol (listeners with proxy_protocol): called by the worker
+  // instead of start(). Reads the header (at most `max_length` bytes, within
+  // `timeout`) before anything else, TLS included; a malformed, oversized or
+  // late header closes the connection (event `proxy`). Once it is complete,
+  // `done` runs and must call start() or close(); the bytes that followed the
+  // header are then handed on as the first input.
+  void expect_proxy_header(size_t max_length, std::chrono::milliseconds timeout,
+                           std::function<void(Connection&, const proxy::Header&)> done);
+
+  // Replaces the client address (the PROXY header's source, or IMAP ID
+  // x-originating-ip from a trusted webmail): the per-IP admission moves to
+  // the new address through the hook the worker set. False, with nothing
+  // changed, when the new address is at its connection cap.
+  bool set_remote(const std::string& ip, uint16_t port);
+  void set_readdress_hook(std::function<bool(const std::string& ip)> fn) {
+    readdress_hook_ = std::move(fn);
+  }
+  bool awaiting_proxy_header() const { return proxy_pending_; }
+
   const ConnectionInfo& info() const { return info_; }
   Worker& worker() { return worker_; }
   bool closed() const { return closed_; }
@@ -90,6 +113,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // TLS on, or the client is in trusted_networks.
   bool secure() const { return tls_ != nullptr || info_.trusted; }
   std::string tls_version() const;
+  // The server name the client asked for in its TLS handshake ("" without TLS).
+  std::string tls_sni() const;
 
   // Queues plaintext for the client.
   void write(std::string_view bytes);
@@ -146,6 +171,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   static void on_write(uv_write_t* req, int status);
   static void on_close_cb(uv_handle_t* h);
   void handle_input(const char* data, size_t n);
+  bool proxy_input(std::string_view bytes, std::string* after_header);
+  void proxy_failed(std::string_view reason);
   void send_raw(std::string bytes);
   void flush_tls();
   void send_wire(std::string bytes);
@@ -178,6 +205,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool tls_logged_ = false;
   std::function<void()> delayed_;
   std::function<void()> close_hook_;
+  std::function<bool(const std::string&)> readdress_hook_;
+  // PROXY header not complete yet: input goes to proxy_buf_.
+  bool proxy_pending_ = false;
+  size_t proxy_max_ = 0;
+  std::string proxy_buf_;
+  std::function<void(Connection&, const proxy::Header&)> proxy_done_;
   std::chrono::milliseconds idle_timeout_{60000};
   uint64_t high_water_;
   uint64_t queued_out_ = 0;

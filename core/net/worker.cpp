@@ -14,6 +14,7 @@
 
 #include "core/log/log.h"
 #include "core/net/connection.h"
+#include "core/net/proxy.h"
 
 namespace core::net {
 
@@ -169,6 +170,67 @@ bool Worker::add_tcp_listener(int fd, std::shared_ptr<const ListenerSpec> spec,
   return true;
 }
 
+namespace {
+
+// The per-IP slot a connection holds: released when it closes, moved when
+// its client address changes (PROXY header, IMAP ID from a trusted webmail).
+void track_admission(const std::shared_ptr<const ListenerSpec>& spec, Connection& conn) {
+  auto admitted = std::make_shared<std::string>(conn.info().remote_ip);
+  if (spec->release) conn.set_close_hook([spec, admitted] { spec->release(*admitted); });
+  conn.set_readdress_hook([spec, admitted](const std::string& ip) {
+    if (ip == *admitted) return true;
+    if (spec->admit && !spec->admit(ip)) return false;
+    if (spec->release) spec->release(*admitted);
+    *admitted = ip;
+    return true;
+  });
+}
+
+void start_session(const std::shared_ptr<const ListenerSpec>& spec,
+                   const std::shared_ptr<Connection>& conn) {
+  if (spec->is_trusted) conn->set_trusted(spec->is_trusted(conn->info().remote_ip));
+  auto session = spec->make_session(*conn);
+  if (!session) {
+    conn->close();
+    return;
+  }
+  std::shared_ptr<tls::Context> tls;
+  if (spec->config.tls == config::TlsMode::kImplicit && spec->tls_context)
+    tls = spec->tls_context();
+  conn->start(std::move(session), std::move(tls));
+}
+
+// The PROXY header is complete: the client it names becomes the connection's
+// remote (admission, trust, registry and logs follow), unless it is LOCAL or
+// names no IP client, in which case the proxy itself is the client.
+void on_proxy_header(const std::shared_ptr<const ListenerSpec>& spec, Connection& c,
+                     const proxy::Header& h) {
+  auto conn = c.shared_from_this();
+  std::string proxy_ip = c.info().remote_ip;
+  const char* proto = config::to_string(c.info().protocol);
+  if (h.has_address && !c.set_remote(h.source_ip, h.source_port)) {
+    log::warn("connect", {{"proto", proto},
+                          {"session", c.info().id},
+                          {"remote", h.source_ip},
+                          {"proxy", proxy_ip},
+                          {"result", "refused"},
+                          {"reason", "too many connections from this address"}});
+    c.write(spec->refusal);
+    c.close();
+    return;
+  }
+  log::debug("proxy", {{"proto", proto},
+                       {"session", c.info().id},
+                       {"remote", c.info().remote_ip},
+                       {"proxy", proxy_ip},
+                       {"version", h.version},
+                       {"command", h.command == proxy::Command::kLocal ? "local" : "proxy"},
+                       {"result", "ok"}});
+  start_session(spec, conn);
+}
+
+}  // namespace
+
 void Worker::on_connection(uv_stream_t* server, int status) {
   auto* l = static_cast<Listener*>(server->data);
   Worker& w = *l->worker;
@@ -184,6 +246,17 @@ void Worker::on_connection(uv_stream_t* server, int status) {
   auto conn = std::make_shared<Connection>(w, std::move(info), l->spec->output_high_water);
   if (!conn->attach(server)) return;
   const auto& ci = conn->info();
+  const bool proxied = l->spec->config.proxy_protocol;
+  if (proxied && !(l->spec->is_trusted && l->spec->is_trusted(ci.remote_ip))) {
+    // Only a listed proxy may name another client: close without a word.
+    log::warn("proxy", {{"proto", config::to_string(ci.protocol)},
+                        {"session", ci.id},
+                        {"remote", ci.remote_ip},
+                        {"result", "refused"},
+                        {"reason", "peer not in trusted_networks"}});
+    conn->close();
+    return;
+  }
   if (l->spec->admit && !l->spec->admit(ci.remote_ip)) {
     log::warn("connect", {{"proto", config::to_string(ci.protocol)},
                           {"remote", ci.remote_ip},
@@ -194,20 +267,18 @@ void Worker::on_connection(uv_stream_t* server, int status) {
     return;
   }
   w.add_connection(conn);
-  if (l->spec->is_trusted) conn->set_trusted(l->spec->is_trusted(ci.remote_ip));
-  if (l->spec->release) {
-    auto spec = l->spec;
-    conn->set_close_hook([spec, ip = ci.remote_ip] { spec->release(ip); });
-  }
-  auto session = l->spec->make_session(*conn);
-  if (!session) {
-    conn->close();
+  auto spec = l->spec;
+  track_admission(spec, *conn);
+  if (proxied) {
+    // Until the header names the client, the proxy's own address holds the slot.
+    size_t max = spec->proxy_header_max ? spec->proxy_header_max() : 4096;
+    auto timeout = spec->proxy_timeout ? spec->proxy_timeout() : std::chrono::milliseconds(60000);
+    conn->expect_proxy_header(max, timeout, [spec](Connection& c, const proxy::Header& h) {
+      on_proxy_header(spec, c, h);
+    });
     return;
   }
-  std::shared_ptr<tls::Context> tls;
-  if (l->spec->config.tls == config::TlsMode::kImplicit && l->spec->tls_context)
-    tls = l->spec->tls_context();
-  conn->start(std::move(session), std::move(tls));
+  start_session(spec, conn);
 }
 
 void Worker::start() {
@@ -259,6 +330,10 @@ void Worker::stop_listening() {
       if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l->tcp)))
         uv_close(reinterpret_cast<uv_handle_t*>(&l->tcp), nullptr);
     }
+    // No session yet (PROXY header still awaited): nothing to finish.
+    for_each_connection([](Connection& c) {
+      if (c.awaiting_proxy_header()) c.abort();
+    });
   });
 }
 

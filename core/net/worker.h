@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,6 +45,11 @@ struct ListenerSpec {
   uint64_t output_high_water = 256 * 1024;
   // For `tls: implicit` listeners: the current server context.
   std::function<std::shared_ptr<tls::Context>()> tls_context;
+  // For `proxy_protocol` listeners: the longest PROXY header accepted and how
+  // long it may take to arrive (the daemon reads limits.proxy_header_max and
+  // idle_timeout.preauth of the current configuration).
+  std::function<uint64_t()> proxy_header_max;
+  std::function<std::chrono::milliseconds()> proxy_timeout;
 };
 
 class Worker {

@@ -3,9 +3,11 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "core/auth/password.h"
 #include "core/log/log.h"
+#include "core/metrics/metrics.h"
 #include "core/net/worker.h"
 
 namespace core::server {
@@ -63,6 +65,18 @@ void Registry::set_tls(const std::string& id) {
   if (it != sessions_.end()) it->second.tls = true;
 }
 
+void Registry::set_remote(const std::string& id, const std::string& remote) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(id);
+  if (it != sessions_.end()) it->second.remote = remote;
+}
+
+void Registry::set_client_id(const std::string& id, const std::string& client_id) {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(id);
+  if (it != sessions_.end()) it->second.client_id = client_id;
+}
+
 void Registry::remove(const std::string& id) {
   std::lock_guard lock(mu_);
   sessions_.erase(id);
@@ -74,6 +88,39 @@ std::vector<SessionEntry> Registry::snapshot() const {
   out.reserve(sessions_.size());
   for (const auto& [id, e] : sessions_) out.push_back(e);
   return out;
+}
+
+// ---- LastLogins ------------------------------------------------------------
+
+void LastLogins::record(const std::string& address, LastLogin l) {
+  std::lock_guard lock(mu_);
+  by_address_[address] = std::move(l);
+  dirty_ = true;
+}
+
+std::optional<LastLogin> LastLogins::get(const std::string& address) const {
+  std::lock_guard lock(mu_);
+  auto it = by_address_.find(address);
+  if (it == by_address_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::map<std::string, LastLogin> LastLogins::snapshot() const {
+  std::lock_guard lock(mu_);
+  return by_address_;
+}
+
+void LastLogins::load(std::map<std::string, LastLogin> entries) {
+  std::lock_guard lock(mu_);
+  // Logins recorded since start win over what was saved.
+  for (auto& [k, v] : entries) by_address_.emplace(k, std::move(v));
+}
+
+bool LastLogins::take_dirty() {
+  std::lock_guard lock(mu_);
+  bool d = dirty_;
+  dirty_ = false;
+  return d;
 }
 
 // ---- Verification cache ----------------------------------------------------
@@ -224,6 +271,8 @@ void AuthService::login(const std::shared_ptr<net::Session>& session, Attempt at
         reason = "too many connections for this user from this address";
       }
     }
+    metrics::logins().with({config::to_string(attempt.protocol), out.ok() ? "ok" : "fail"}).inc();
+    if (pre_delay.count() > 0) metrics::auth_throttled().inc();
     log::event(out.ok() ? log::Level::kInfo : log::Level::kWarning, "login",
                {{"proto", config::to_string(attempt.protocol)},
                 {"session", conn->info().id},
@@ -236,6 +285,9 @@ void AuthService::login(const std::shared_ptr<net::Session>& session, Attempt at
     if (out.ok()) {
       services_.registry().set_account(conn->info().id, out.decision.account->address,
                                        out.decision.account->account->password);
+      services_.last_logins().record(
+          out.decision.account->address,
+          LastLogin{static_cast<int64_t>(std::time(nullptr)), attempt.protocol, ip});
     }
     if (delay.count() > 0) {
       conn->after(delay, [done = std::move(done), result]() { done(*result); });
@@ -282,6 +334,25 @@ void Services::set_runtime(std::shared_ptr<const Runtime> rt) {
   }
   auth_->reconfigure(runtime()->config().limits);
   auth_->clear_cache();
+}
+
+void Services::set_reload_hook(std::function<ReloadReport()> hook) {
+  std::lock_guard lock(reload_mu_);
+  reload_hook_ = std::move(hook);
+}
+
+ReloadReport Services::reload() {
+  std::function<ReloadReport()> hook;
+  {
+    std::lock_guard lock(reload_mu_);
+    hook = reload_hook_;
+  }
+  if (!hook) {
+    ReloadReport r;
+    r.main_errors.push_back(config::Diagnostic{"", 0, "reload is not available"});
+    return r;
+  }
+  return hook();
 }
 
 }  // namespace core::server

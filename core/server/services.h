@@ -9,8 +9,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/auth/login.h"
 #include "core/auth/throttle.h"
@@ -45,6 +47,7 @@ struct SessionEntry {
   std::string password_hash;  // to notice a changed password on reload
   std::weak_ptr<net::Session> session;
   net::Worker* worker = nullptr;
+  std::string client_id;  // IMAP ID name/version when the client sent them
 };
 
 class Registry {
@@ -60,6 +63,9 @@ class Registry {
   void set_account(const std::string& id, const std::string& account,
                    const std::string& password_hash);
   void set_tls(const std::string& id);
+  // The client's address changed (IMAP ID x-originating-ip from a trusted webmail).
+  void set_remote(const std::string& id, const std::string& remote);
+  void set_client_id(const std::string& id, const std::string& client_id);
   void remove(const std::string& id);
   std::vector<SessionEntry> snapshot() const;
 
@@ -71,6 +77,45 @@ class Registry {
 };
 
 class Services;
+
+// The last successful login of each account (admin API). Kept in memory;
+// the daemon loads and saves it as state_dir/last-login.json (admin/).
+struct LastLogin {
+  int64_t time = 0;  // unix seconds
+  config::Protocol protocol = config::Protocol::kImap;
+  std::string remote;
+};
+
+class LastLogins {
+ public:
+  void record(const std::string& address, LastLogin l);
+  std::optional<LastLogin> get(const std::string& address) const;
+  std::map<std::string, LastLogin> snapshot() const;
+  void load(std::map<std::string, LastLogin> entries);
+  // True once after any record() since the last call (what to save).
+  bool take_dirty();
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, LastLogin> by_address_;
+  bool dirty_ = false;
+};
+
+// What a reload did (SIGHUP or POST /api/v1/reload), per file.
+struct ReloadReport {
+  bool ok = false;  // the main file loaded; false: every old setting kept
+  std::vector<config::Diagnostic> main_errors;
+  struct File {
+    std::string file;
+    bool loaded = false;  // false: broken (a previous good version may still be served)
+    std::vector<config::Diagnostic> errors;
+    std::vector<config::Diagnostic> warnings;
+  };
+  std::vector<File> files;
+  std::vector<config::Diagnostic> problems;  // e.g. a domain claimed twice
+  std::string tls_error;                     // certificates kept when set
+  uint64_t generation = 0;
+};
 
 // Logins for every protocol: throttling, the auth pool, a short cache of
 // successful verifications (dropped on reload), uniform failure delays and
@@ -126,6 +171,12 @@ class Services {
   net::Pool& auth_pool() { return *auth_pool_; }
   AuthService& auth() { return *auth_; }
   Registry& registry() { return registry_; }
+  LastLogins& last_logins() { return last_logins_; }
+
+  // The daemon's reload, callable from any thread (admin API); the daemon
+  // serialises it with SIGHUP. Without a hook: a report with ok = false.
+  void set_reload_hook(std::function<ReloadReport()> hook);
+  ReloadReport reload();
 
  private:
   mutable std::mutex mu_;
@@ -135,6 +186,9 @@ class Services {
   std::unique_ptr<net::Pool> auth_pool_;
   std::unique_ptr<AuthService> auth_;
   Registry registry_;
+  LastLogins last_logins_;
+  std::mutex reload_mu_;
+  std::function<ReloadReport()> reload_hook_;
 };
 
 }  // namespace core::server

@@ -41,7 +41,7 @@ struct FetchJob {
   std::unique_ptr<fetch::FetchWriter> writer;
   fetch::Problem problem = fetch::Problem::kNone;
   size_t unreadable = 0;
-  size_t vanished_meanwhile = 0;  // expunged by another session, file gone
+  size_t vanished_meanwhile = 0;       // expunged by another session, file gone
   size_t meta_hint = 0, seq_hint = 0;  // positions for the ascending walk
 };
 

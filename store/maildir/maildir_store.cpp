@@ -1254,23 +1254,6 @@ bool valid_path_part(std::string_view s) {
   return true;
 }
 
-std::string substitute(std::string_view tmpl, std::string_view domain, std::string_view user) {
-  std::string out;
-  for (size_t i = 0; i < tmpl.size();) {
-    if (tmpl.compare(i, 8, "{domain}") == 0) {
-      out += domain;
-      i += 8;
-    } else if (tmpl.compare(i, 6, "{user}") == 0) {
-      out += user;
-      i += 6;
-    } else {
-      out += tmpl[i++];
-    }
-  }
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  return out;
-}
-
 class MaildirStore final : public Store {
  public:
   explicit MaildirStore(const MaildirOptions& opts) : s_(std::make_shared<Shared>()) {
@@ -1300,7 +1283,7 @@ class MaildirStore final : public Store {
         s_->opts.index_dir.empty() || s_->opts.index_dir[0] != '/') {
       return fail(Errc::kIo, "maildir store paths must be absolute");
     }
-    std::string root = substitute(s_->opts.path_template, domain, user);
+    std::string root = account_root(s_->opts.path_template, domain, user);
     std::shared_ptr<AccountShared> a;
     {
       std::lock_guard<std::mutex> g(s_->mu);

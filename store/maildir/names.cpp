@@ -342,4 +342,21 @@ std::string sanitize_host(std::string_view host) {
   return out;
 }
 
+std::string account_root(std::string_view tmpl, std::string_view domain, std::string_view user) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size();) {
+    if (tmpl.compare(i, 8, "{domain}") == 0) {
+      out += domain;
+      i += 8;
+    } else if (tmpl.compare(i, 6, "{user}") == 0) {
+      out += user;
+      i += 6;
+    } else {
+      out += tmpl[i++];
+    }
+  }
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
 }  // namespace store::maildir

@@ -80,6 +80,10 @@ std::optional<int64_t> save_date_from_base(std::string_view base);
 // Host name part for new file names: [A-Za-z0-9_.-] only, at most 32 chars.
 std::string sanitize_host(std::string_view host);
 
+// An account's Maildir++ root: `store.path` with {domain} and {user} filled
+// in, without a trailing '/'. The parts must have passed valid_path_part.
+std::string account_root(std::string_view tmpl, std::string_view domain, std::string_view user);
+
 // Stable 64-bit FNV-1a.
 uint64_t fnv1a64(const void* data, size_t n, uint64_t seed = 0xcbf29ce484222325ull);
 

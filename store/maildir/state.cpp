@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/metrics/metrics.h"
 #include "store/maildir/debug.h"
 #include "store/maildir/quota.h"
 #include "store/store_util.h"
@@ -441,6 +442,7 @@ Result<void> MailboxState::load_locked(FileLock& lock) {
     return core::fail(r.error());
   }
   if (!have) {
+    core::metrics::index_rebuilds().inc();
     // Rebuilt without an index: what was expunged while nobody looked is
     // unknowable, so the memory starts at the new HIGHESTMODSEQ.
     expunged.reset(uidvalidity, hms);

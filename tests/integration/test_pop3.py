@@ -575,13 +575,29 @@ def test_sighup_reloads_certificates(roost):
     p.quit()
 
 
-def test_unsupported_proxy_protocol_refuses_to_start(tmp_path):
+def test_proxy_protocol_listener_without_trusted_networks_greets_nobody(tmp_path):
+    # proxy_protocol is supported (tests/integration/test_proxy.py); with the
+    # default trusted_networks (none) every connection is closed unanswered.
     from conftest import ROOSTD, free_port
     cfg = tmp_path / "roost.yaml"
     (tmp_path / "domains.d").mkdir()
+    port = free_port()
     cfg.write_text("server: { state_dir: st }\nlisteners:\n"
-                   f"  - {{ protocol: pop3, address: 127.0.0.1, port: {free_port()}, "
+                   f"  - {{ protocol: pop3, address: 127.0.0.1, port: {port}, "
                    "proxy_protocol: true }\nstore: { path: \"m/{domain}/{user}\" }\n")
-    r = subprocess.run([str(ROOSTD), "-c", str(cfg)], capture_output=True, text=True, timeout=20)
-    assert r.returncode == 1
-    assert f"{cfg}:3: proxy_protocol is not supported" in r.stderr
+    p = subprocess.Popen([str(ROOSTD), "-c", str(cfg)], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 15
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert p.poll() is None and time.time() < deadline
+                time.sleep(0.1)
+        with s:
+            assert s.recv(100) == b""
+    finally:
+        p.terminate()
+        p.wait(timeout=15)
