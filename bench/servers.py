@@ -240,6 +240,12 @@ class Dovecot(Server):
     def write(self):
         uid, gid = ensure_sysuser()
         self.root.mkdir(parents=True, exist_ok=True)
+        # Dovecot's auth and mail processes run as SYSUSER: every directory
+        # above its files must let others through (mktemp -d makes 0700).
+        for d in [self.root.resolve(), *self.root.resolve().parents]:
+            if not os.stat(d).st_mode & 0o001:
+                raise RuntimeError(f"{d} is not traversable by others; Dovecot's processes "
+                                   f"run as {SYSUSER} and could not read their files")
         for d in ("run", "state", "index", "mail"):
             (self.root / d).mkdir(exist_ok=True)
         h = crypt_hash(PASSWORD)

@@ -29,6 +29,7 @@ echo "== benchmark harness, smoke run (tiny corpus, one round; numbers not check
 # Runs every bench/ workload once against roostd and a private Dovecot so the
 # harness never rots; fails on any protocol error or failed run.
 smoke_work=$(mktemp -d /tmp/roost-bench-smoke.XXXXXX)
+chmod 755 "$smoke_work"  # Dovecot's processes (an unprivileged user) must reach it
 (ulimit -n 20000 2>/dev/null || true
  /usr/bin/python3 "$top/bench/bench.py" --smoke --build "$ROOST_BUILD_DIR" \
    --work "$smoke_work" --results "$smoke_work/results" > "$smoke_work/log" 2>&1) ||
