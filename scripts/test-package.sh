@@ -191,6 +191,9 @@ fi
 
 if [ -n "${CI:-}" ]; then
   [ "$(id -u)" -eq 0 ] || fail "CI mode installs the package: run as root"
+  # Mail of this test's own domain from an earlier run on this machine (purge
+  # keeps mail, by design) would change the counts below.
+  rm -rf /var/mail/roost/pkgtest.example
   step "apt-get install $deb"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$deb" > /dev/null
 
