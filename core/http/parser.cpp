@@ -12,6 +12,7 @@
 
 #include "core/http/parser.h"
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/beast/core/error.hpp>
@@ -206,6 +207,12 @@ Event RequestParser::next() {
       }
       if (end + 4 > limits_.header_size) return fail(431, "request header too large");
       avail = end + 4;
+    } else {
+      // In the body, Beast sees at most one header's worth at a time: a
+      // chunk line or trailer it cannot judge within that window is too
+      // large (431) whether the bytes came at once or in pieces, and one it
+      // can judge gets the same verdict either way.
+      avail = std::min(avail, static_cast<size_t>(limits_.header_size) + 1);
     }
     bool header_phase = !p.is_header_done();
     beast::error_code ec;
@@ -215,6 +222,8 @@ Event RequestParser::next() {
     if (ec == bhttp::error::need_more) {
       // The whole header was there: Beast wanting more means it is malformed.
       if (header_phase) return fail(400, "malformed request head");
+      // Bytes held back from the window: go on with them.
+      if (used > 0 && avail < buf_.size() + used) continue;
       // What Beast keeps back in a body is a chunk-size line or trailer
       // fields: those are bounded like the header.
       if (buf_.size() > limits_.header_size) return fail(431, "chunk line or trailer too large");
