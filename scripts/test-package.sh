@@ -154,6 +154,7 @@ stop_roostd() { # LOG
   kill -TERM "$roostd_pid"
   local rc=0
   wait "$roostd_pid" || rc=$?
+  roostd_pid=""
   [ "$rc" -eq 0 ] || { cat "$1"; fail "roostd exited with $rc after SIGTERM"; }
   grep -q '"event":"stopped"' "$1" || fail "no stopped event"
 }
@@ -179,6 +180,9 @@ if [ "${1:-}" = --netns-logins ]; then
   ip link set lo up
   password=$ROOST_PKG_PASSWORD
   log=$ROOST_PKG_LOG
+  # A failed check below exits through fail(): never leave the installed
+  # roostd running behind it (stop_roostd clears roostd_pid when it is done).
+  trap '[ -n "${roostd_pid:-}" ] && kill "$roostd_pid" 2>/dev/null || true' EXIT
   start_roostd /usr/sbin/roostd /etc/roost/roost.yaml "$log"
   sleep 0.2
   [ "$(ps -o user= -p "$roostd_pid")" = roost ] || fail "roostd did not drop to roost"
