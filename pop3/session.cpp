@@ -305,6 +305,29 @@ Session::Message* Session::message_arg(std::string_view arg, bool allow_deleted)
   return &m;
 }
 
+// On the store pool: reads until the chunk is full or the message ends, so a
+// message smaller than a chunk is opened, read and known to be complete in
+// one trip to the pool rather than three.
+void Session::fill_chunk(Stream* st) {
+  constexpr size_t kChunk = 128 * 1024;
+  st->chunk.resize(kChunk);
+  size_t got = 0;
+  while (got < kChunk) {
+    auto r = st->source->read(st->chunk.data() + got, kChunk - got);
+    if (!r) {
+      st->failed = true;
+      st->chunk.clear();
+      return;
+    }
+    if (*r == 0) {
+      st->eof = true;
+      break;
+    }
+    got += *r;
+  }
+  st->chunk.resize(got);
+}
+
 void Session::send_message(const Message& m, int64_t body_lines, bool mark_seen) {
   stream_ = std::make_unique<Stream>();
   if (body_lines >= 0) stream_->stuffer = proto::DotStuffer(static_cast<uint64_t>(body_lines));
@@ -327,6 +350,7 @@ void Session::send_message(const Message& m, int64_t body_lines, bool mark_seen)
       uint32_t u = uid;
       (void)inbox->store_flags(std::span<const uint32_t>(&u, 1), ch);
     }
+    fill_chunk(st);
   };
   auto done = [this, self, st, size, body_lines]() {
     if (st->failed) {
@@ -340,54 +364,49 @@ void Session::send_message(const Message& m, int64_t body_lines, bool mark_seen)
       ok(std::to_string(size) + " octets");
     }
     busy_ = true;
-    stream_next_chunk();
+    send_chunk();
   };
   run_store(std::move(work), std::move(done));
 }
 
 void Session::stream_next_chunk() {
   if (!stream_ || conn().closed()) return;
-  constexpr size_t kChunk = 128 * 1024;
   auto st = stream_.get();
   auto self = shared_from_this();
-  auto work = [st]() {
-    st->chunk.resize(kChunk);
-    auto r = st->source->read(st->chunk.data(), kChunk);
-    if (!r) {
-      st->failed = true;
-      st->chunk.clear();
-      return;
-    }
-    st->chunk.resize(*r);
-    if (*r == 0) st->eof = true;
-  };
-  auto done = [this, self, st]() {
-    if (st->failed) {
-      // Half a message was sent: the only honest thing left is to hang up.
-      log::error("error", {{"proto", "pop3"},
-                           {"session", conn().info().id},
-                           {"reason", "message read failed mid-stream"}});
-      stream_.reset();
-      end("[SYS/TEMP] Message could not be read");
-      return;
-    }
-    std::string out;
-    bool more = !st->eof && st->stuffer.feed(st->chunk, &out);
-    if (!more) {
-      st->stuffer.finish(&out);
-      write(out);
-      stream_.reset();
-      return command_done();
-    }
-    write(out);
-    if (!conn().write_blocked()) stream_next_chunk();
-    // else on_drained() continues.
-  };
+  auto work = [st]() { fill_chunk(st); };
+  auto done = [this, self]() { send_chunk(); };
   busy_ = true;
   if (!conn().offload(services_.store_pool(), self, std::move(work), std::move(done))) {
     stream_.reset();
     end("[SYS/TEMP] Server busy");
   }
+}
+
+// On the loop: sends the chunk just read (dot-stuffed) and asks for the next
+// one, or ends the response.
+void Session::send_chunk() {
+  if (!stream_ || conn().closed()) return;
+  auto st = stream_.get();
+  if (st->failed) {
+    // Half a message was sent: the only honest thing left is to hang up.
+    log::error("error", {{"proto", "pop3"},
+                         {"session", conn().info().id},
+                         {"reason", "message read failed mid-stream"}});
+    stream_.reset();
+    end("[SYS/TEMP] Message could not be read");
+    return;
+  }
+  std::string out;
+  bool more = st->stuffer.feed(st->chunk, &out) && !st->eof;
+  if (!more) {
+    st->stuffer.finish(&out);
+    write(out);
+    stream_.reset();
+    return command_done();
+  }
+  write(out);
+  if (!conn().write_blocked()) stream_next_chunk();
+  // else on_drained() continues.
 }
 
 void Session::on_drained() {

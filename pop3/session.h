@@ -89,6 +89,7 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
   void handle_line(std::string line);
   void open_maildrop();
   void stream_next_chunk();
+  void send_chunk();
   void command_done();
 
   core::server::Services& services_;
@@ -120,6 +121,7 @@ class Session : public core::net::Session, public std::enable_shared_from_this<S
     bool failed = false;
   };
   std::unique_ptr<Stream> stream_;
+  static void fill_chunk(Stream* st);
 };
 
 // The command table: verb, handler, the states it is valid in.
