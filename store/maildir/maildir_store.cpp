@@ -212,9 +212,7 @@ class MailboxImpl final : public Mailbox {
   // With st_->mu held: registers the handle and fills its view.
   void attach() {
     st_->handles.push_back(slot_);
-    view_.clear();
-    view_.reserve(st_->recs.size());
-    for (const auto& r : st_->recs) view_.push_back(st_->meta(r));
+    view_ = st_->current_snapshot();
     uidvalidity_ = st_->uidvalidity;
     uidnext_ = st_->uidnext;
     hms_ = st_->hms;
@@ -236,12 +234,11 @@ class MailboxImpl final : public Mailbox {
         st_->maybe_write_index(false);
       }
       if (st_->gone) {
-        for (const auto& m : view_) res.expunged.push_back(m.uid);
-        view_.clear();
+        for (const auto& m : *view_) res.expunged.push_back(m.uid);
+        view_ = std::make_shared<std::vector<MessageMeta>>();
         gen_ = st_->gen;
       } else if (st_->uidvalidity != uidvalidity_) {
-        view_.clear();
-        for (const auto& r : st_->recs) view_.push_back(st_->meta(r));
+        view_ = st_->current_snapshot();
         uidvalidity_ = st_->uidvalidity;
         uidnext_ = st_->uidnext;
         hms_ = st_->hms;
@@ -255,10 +252,10 @@ class MailboxImpl final : public Mailbox {
     return res;
   }
 
-  const std::vector<MessageMeta>& messages() const override { return view_; }
+  const std::vector<MessageMeta>& messages() const override { return *view_; }
 
   MailboxStatus status() const override {
-    MailboxStatus s = compute_status(view_, uidvalidity_, uidnext_, hms_);
+    MailboxStatus s = compute_status(*view_, uidvalidity_, uidnext_, hms_);
     return s;
   }
 
@@ -412,17 +409,33 @@ class MailboxImpl final : public Mailbox {
     if (st_->uidvalidity != uidvalidity_) return std::optional<std::vector<uint32_t>>();
     auto r = st_->expunged.since(modseq);
     if (r) {
-      std::erase_if(*r, [this](uint32_t uid) { return find_view(uid) != nullptr; });
+      std::erase_if(*r, [this](uint32_t uid) { return in_view(uid); });
     }
     return r;
   }
 
  private:
+  // With st_->mu held: this handle's view, copied first if it is still
+  // shared with the state's snapshot or other handles.
+  std::vector<MessageMeta>& own_view() {
+    if (view_.use_count() > 1) view_ = std::make_shared<std::vector<MessageMeta>>(*view_);
+    return *view_;
+  }
+
+  // For a change: the entry in this handle's own (unshared) view.
   MessageMeta* find_view(uint32_t uid) {
-    auto it = std::lower_bound(view_.begin(), view_.end(), uid,
+    const auto& v = *view_;
+    auto it = std::lower_bound(v.begin(), v.end(), uid,
                                [](const MessageMeta& m, uint32_t u) { return m.uid < u; });
-    if (it == view_.end() || it->uid != uid) return nullptr;
-    return &*it;
+    if (it == v.end() || it->uid != uid) return nullptr;
+    return &own_view()[static_cast<size_t>(it - v.begin())];
+  }
+
+  bool in_view(uint32_t uid) const {
+    const auto& v = *view_;
+    auto it = std::lower_bound(v.begin(), v.end(), uid,
+                               [](const MessageMeta& m, uint32_t u) { return m.uid < u; });
+    return it != v.end() && it->uid == uid;
   }
 
   // Renames a message file (mu and flock held). false when the message is gone.
@@ -453,26 +466,31 @@ class MailboxImpl final : public Mailbox {
 
   void diff(SyncResult* res) {
     const auto& recs = st_->recs;
-    std::vector<MessageMeta> nv;
-    nv.reserve(recs.size());
-    uint32_t view_max = view_.empty() ? 0 : view_.back().uid;
+    // Entries of a shared view are copied, of this handle's own moved.
+    bool shared = view_.use_count() > 1;
+    auto& view = *view_;
+    auto nv = std::make_shared<std::vector<MessageMeta>>();
+    nv->reserve(recs.size());
+    uint32_t view_max = view.empty() ? 0 : view.back().uid;
     size_t i = 0, j = 0;
-    while (i < view_.size() || j < recs.size()) {
-      if (j == recs.size() || (i < view_.size() && view_[i].uid < recs[j].uid)) {
-        res->expunged.push_back(view_[i].uid);
+    while (i < view.size() || j < recs.size()) {
+      if (j == recs.size() || (i < view.size() && view[i].uid < recs[j].uid)) {
+        res->expunged.push_back(view[i].uid);
         ++i;
-      } else if (i == view_.size() || recs[j].uid < view_[i].uid) {
+      } else if (i == view.size() || recs[j].uid < view[i].uid) {
         if (recs[j].uid > view_max) {
           res->added.push_back(recs[j].uid);
-          nv.push_back(st_->meta(recs[j]));
+          nv->push_back(st_->meta(recs[j]));
         }
         ++j;
       } else {
-        if (view_[i].modseq != recs[j].modseq) {
+        if (view[i].modseq != recs[j].modseq) {
           res->flags_changed.push_back(recs[j].uid);
-          nv.push_back(st_->meta(recs[j]));
+          nv->push_back(st_->meta(recs[j]));
+        } else if (shared) {
+          nv->push_back(view[i]);
         } else {
-          nv.push_back(std::move(view_[i]));
+          nv->push_back(std::move(view[i]));
         }
         ++i;
         ++j;
@@ -494,10 +512,16 @@ class MailboxImpl final : public Mailbox {
       auto done = st_->expunge_uids(want);
       if (!done) return core::fail(done.error());
       if (!done->empty()) {
-        std::vector<MessageMeta> nv;
-        nv.reserve(view_.size());
-        for (auto& m : view_) {
-          if (!std::binary_search(done->begin(), done->end(), m.uid)) nv.push_back(std::move(m));
+        bool shared = view_.use_count() > 1;
+        auto nv = std::make_shared<std::vector<MessageMeta>>();
+        nv->reserve(view_->size());
+        for (auto& m : *view_) {
+          if (std::binary_search(done->begin(), done->end(), m.uid)) continue;
+          if (shared) {
+            nv->push_back(m);
+          } else {
+            nv->push_back(std::move(m));
+          }
         }
         view_ = std::move(nv);
         hms_ = std::max(hms_, st_->hms);
@@ -511,7 +535,9 @@ class MailboxImpl final : public Mailbox {
   std::shared_ptr<MailboxState> st_;
   bool ro_;
   std::shared_ptr<HandleSlot> slot_;
-  std::vector<MessageMeta> view_;
+  // This handle's messages: the state's snapshot until this handle changes
+  // something, then its own copy (own_view).
+  std::shared_ptr<std::vector<MessageMeta>> view_ = std::make_shared<std::vector<MessageMeta>>();
   uint32_t uidvalidity_ = 0;
   uint32_t uidnext_ = 1;
   uint64_t hms_ = 0;

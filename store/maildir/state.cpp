@@ -325,6 +325,17 @@ MessageMeta MailboxState::meta(const Rec& r) const {
   return m;
 }
 
+std::shared_ptr<std::vector<MessageMeta>> MailboxState::current_snapshot() {
+  if (!snapshot || snapshot_gen != gen) {
+    auto v = std::make_shared<std::vector<MessageMeta>>();
+    v->reserve(recs.size());
+    for (const auto& r : recs) v->push_back(meta(r));
+    snapshot = std::move(v);
+    snapshot_gen = gen;
+  }
+  return snapshot;
+}
+
 MailboxStatus MailboxState::status_of() const {
   MailboxStatus s;
   s.messages = static_cast<uint32_t>(recs.size());

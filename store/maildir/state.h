@@ -171,6 +171,14 @@ class MailboxState {
   DirStamp new_stamp;
   bool new_known = false;
   uint64_t gen = 0;
+  // recs as MessageMeta at snapshot_gen, shared by every handle attached
+  // since (a handle copies it only when it changes its own view): opening a
+  // large mailbox nobody changed costs no per-message work. Kept while the
+  // state is (cached or open); rebuilt by the first open after a change.
+  std::shared_ptr<std::vector<MessageMeta>> snapshot;
+  uint64_t snapshot_gen = 0;
+  // With mu held: the snapshot at the current gen, built if needed.
+  std::shared_ptr<std::vector<MessageMeta>> current_snapshot();
   bool dirty = false;
   int64_t last_index_write = 0;
   std::vector<std::shared_ptr<HandleSlot>> handles;

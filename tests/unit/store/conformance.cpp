@@ -784,6 +784,40 @@ TEST_CASE("store conformance: two handles see each other's changes") {
   });
 }
 
+// Handles opened while nothing changed may share one list of messages
+// (maildir does): a change through one, or a later open, must never show in
+// another's view before that one syncs.
+TEST_CASE("store conformance: views opened together stay apart") {
+  for_each_backend([](Fixture& f) {
+    uint32_t u1 = append(*f.account, "INBOX", message(1));
+    uint32_t u2 = append(*f.account, "INBOX", message(2));
+    auto a = open(*f.account, "INBOX");
+    auto b = open(*f.account, "INBOX");
+    require_ok(a->store_flags(std::vector<uint32_t>{u1}, FlagChange{FlagOp::kAdd, kSeen, {}, 0}));
+    auto c = open(*f.account, "INBOX");
+    CHECK((meta_of(*a, u1)->flags & kSeen) != 0);
+    CHECK((meta_of(*b, u1)->flags & kSeen) == 0);
+    CHECK((meta_of(*c, u1)->flags & kSeen) != 0);
+    auto d = open(*f.account, "INBOX");
+    require_ok(c->expunge(std::vector<uint32_t>{u2}));
+    CHECK(uids_of(*c) == std::vector<uint32_t>{u1});
+    CHECK(uids_of(*d) == std::vector<uint32_t>{u1, u2});
+    CHECK(uids_of(*b) == std::vector<uint32_t>{u1, u2});
+    CHECK(sync(*d).expunged == std::vector<uint32_t>{u2});
+    auto r = sync(*b);
+    CHECK(r.expunged == std::vector<uint32_t>{u2});
+    CHECK(r.flags_changed == std::vector<uint32_t>{u1});
+    CHECK((meta_of(*b, u1)->flags & kSeen) != 0);
+    a.reset();
+    b.reset();
+    c.reset();
+    d.reset();
+    auto e = open(*f.account, "INBOX");
+    CHECK(uids_of(*e) == std::vector<uint32_t>{u1});
+    CHECK((meta_of(*e, u1)->flags & kSeen) != 0);
+  });
+}
+
 TEST_CASE("store conformance: no callback after a handle is destroyed") {
   for_each_backend([](Fixture& f) {
     auto calls = std::make_shared<std::atomic<int>>(0);
