@@ -63,7 +63,7 @@ class Layout:
             self.idle_accounts = self.SIZES[size]
         self.mixed_users = [f"mix{i:03d}" for i in range(mixed)]
         # Stamps name the sizes, so a changed layout is generated anew.
-        self.tag = size + "-" + "-".join(str(n) for n in self.SIZES[size])
+        self.tag = size + "-v2-" + "-".join(str(n) for n in self.SIZES[size])
         self.users = (self.mixed_users + ["popbulk", "large"] +
                       [f"idle{i:04d}" for i in range(self.idle_accounts)])
 
@@ -75,7 +75,7 @@ class Layout:
         progress("generating the corpus (once; deterministic)")
         for i, u in enumerate(self.mixed_users):
             corpus.write_maildir(root / u, SEED + i, self.mixed_msgs, max_size=64 * 1024)
-        corpus.write_maildir(root / "popbulk", SEED + 7000, self.pop_msgs, max_size=1024 * 1024)
+        corpus.write_maildir(root / "popbulk", SEED + 7000, self.pop_msgs)  # 1 KiB to 5 MiB
         corpus.write_maildir(root / "large", SEED + 8000, self.large_msgs, max_size=4096)
         for i in range(self.idle_accounts):
             corpus.write_maildir(root / f"idle{i:04d}", SEED + 9000 + i, 0)
@@ -326,7 +326,7 @@ def deliver_worker(port, rcpts, seed, stamp):
     return stats, sent, time.time() - t0
 
 
-def workload_idle(server, layout, hold=20, settle=8, window=10):
+def workload_idle(server, layout, hold=60, settle=8, window=10):
     """Memory and CPU of idle TLS sessions, then one LMTP delivery to every
     idle account and the time until each of its sessions hears EXISTS."""
     users = [f"idle{i % layout.idle_accounts:04d}" for i in range(layout.idle_conns)]
@@ -608,7 +608,10 @@ def main():
                         r = fn(s)
                     except Exception as e:  # a failed run is reported, not hidden
                         r = {"failed": repr(e)}
-                    if "failed" in r or r.get("errors") or r.get("notify_missed"):
+                    # A session that never heard its EXISTS is Roost's bug
+                    # but only a figure for the server it is compared with.
+                    if ("failed" in r or r.get("errors") or
+                            (s.name == "roost" and r.get("notify_missed"))):
                         failures += 1
                         progress(f"  not clean: {r}")
                     results[wl][s.name].append(r)

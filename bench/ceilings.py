@@ -14,6 +14,7 @@ while a workload runs (nothing else on the machine fsyncs meanwhile).
 """
 import asyncio
 import crypt  # deprecated in 3.11 but present; the same libcrypt the servers use
+import functools
 import os
 import signal
 import ssl
@@ -98,7 +99,10 @@ class SServer:
         self.proc.wait(timeout=10)
 
 
+@functools.lru_cache(maxsize=None)
 def _ctx():
+    """One client context for the process: making one per connection loads
+    the CA store each time and would bound the handshake rate itself."""
     c = ssl.create_default_context()
     c.check_hostname = False
     c.verify_mode = ssl.CERT_NONE
