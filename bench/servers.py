@@ -208,6 +208,7 @@ limits:
   connections_per_ip: 100000
   connections_per_user_ip: 100000
   auth_cache_ttl: 0s  # every login verifies the hash, as Dovecot without auth_cache
+  auth_queue: 20000   # 10,000 idle sessions log in at once; Dovecot queues them all too
 policy:
   plaintext_auth: allowed
   quota: unlimited
