@@ -332,6 +332,13 @@ def workload_idle(server, layout, hold=60, settle=8, window=10):
     users = [f"idle{i % layout.idle_accounts:04d}" for i in range(layout.idle_conns)]
     procs = 4
     parts = [users[i::procs] for i in range(procs)]
+    # A fresh server for every round: memory a previous round freed stays
+    # with the process (the allocator keeps it), so a delta over it reads as
+    # nothing; and Dovecot would still be winding down the last round's
+    # 10,000 sessions while this one is timed.
+    server.stop()
+    server.start()
+    time.sleep(2)
     base = memory_kib(server.pid())
     mgr = multiprocessing.Manager()
     ready, go = mgr.Queue(), mgr.Queue()
