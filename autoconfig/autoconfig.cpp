@@ -7,24 +7,14 @@
 #include <cstdio>
 #include <variant>
 
+#include "core/util/ascii.h"
+
 namespace autoconfig {
 
 namespace config = core::config;
 namespace http = roost::http;
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && lower(a) == lower(b);
-}
 
 Endpoint endpoint(const std::optional<config::PublicEndpoint>& domain_ep,
                   const std::optional<config::PublicEndpoint>& server_ep,
@@ -202,7 +192,7 @@ std::string apple_mobileconfig(const DomainSettings& s, std::string_view address
   // Identifiers and UUIDs depend only on the domain and the address: the
   // same profile installed again replaces the old one, and two accounts of
   // one domain can live side by side.
-  std::string key = lower(address);
+  std::string key = core::ascii_lower(address);
   std::string id = "roost.autoconfig." + s.domain;
   auto kv = [](const char* k, const std::string& v) {
     return std::string("      <key>") + k + "</key>\n      " + v + "\n";
@@ -309,7 +299,7 @@ http::Response wrong_method(const char* allow) {
 // The Host header without port or trailing dot, lower case; "" if absent or
 // not a plausible host name.
 std::string host_name(const http::Request& req, std::string* with_port = nullptr) {
-  std::string h = lower(req.header("host"));
+  std::string h = core::ascii_lower(req.header("host"));
   for (char c : h) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
               c == ':' || c == '[' || c == ']';
@@ -402,7 +392,7 @@ http::Response outlook_v2(const config::Directory& dir, const http::Request& req
         "{\"ErrorCode\":" + json_string(code) + ",\"ErrorMessage\":" + json_string(msg) + "}";
     return *err;
   }
-  if (!protocol || !iequals(*protocol, "AutodiscoverV1")) {
+  if (!protocol || !core::ascii_iequals(*protocol, "AutodiscoverV1")) {
     std::string given = protocol ? *protocol : std::string();
     return http::json(404, "{\"ErrorCode\":\"InvalidProtocol\",\"ErrorMessage\":" +
                                json_string("The protocol '" + given +
@@ -430,7 +420,7 @@ http::Response apple(const config::Directory& dir, const std::string& address) {
 }  // namespace
 
 http::Response handle(const config::Directory& dir, const http::Request& req) {
-  const std::string path = lower(req.path);
+  const std::string path = core::ascii_lower(req.path);
   const bool get = req.method == "GET" || req.method == "HEAD";
   const bool post = req.method == "POST";
   if (path == "/mail/config-v1.1.xml" || path == "/.well-known/autoconfig/mail/config-v1.1.xml") {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/metrics/metrics.h"
+#include "core/util/ascii.h"
 
 namespace delivery {
 
@@ -23,13 +24,6 @@ namespace config = core::config;
 namespace {
 
 constexpr size_t kChunk = 64 * 1024;
-
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 // Printable text for a header: control characters become '?', at most `max` octets.
 std::string header_safe(std::string_view s, size_t max = 255) {
@@ -70,7 +64,7 @@ store::Result<std::optional<std::string>> find_mailbox(store::Account& account,
   if (!list) return core::fail(list.error());
   std::optional<std::string> match;
   for (const auto& info : *list) {
-    if (info.noselect || lower_ascii(info.name) != lower_ascii(name)) continue;
+    if (info.noselect || core::ascii_lower(info.name) != core::ascii_lower(name)) continue;
     if (match) return std::optional<std::string>();  // ambiguous: INBOX
     match = info.name;
   }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/util/ascii.h"
 #include "core/util/utf7.h"
 #include "store/store_util.h"
 
@@ -16,10 +17,6 @@ constexpr size_t kMaxComponentBytes = 255;
 
 // Length of the UTF-8 sequence starting at s[i], or 0 when it is not a valid,
 // shortest-form encoding of a scalar value (no surrogates, at most U+10FFFF).
-
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 }  // namespace
 
@@ -109,7 +106,7 @@ bool is_valid_keyword(std::string_view keyword) {
 bool equals_ignore_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    if (core::ascii_lower(a[i]) != core::ascii_lower(b[i])) return false;
   }
   return true;
 }

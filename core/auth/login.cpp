@@ -2,6 +2,7 @@
 #include "core/auth/login.h"
 
 #include "core/auth/password.h"
+#include "core/util/ascii.h"
 
 namespace core::auth {
 namespace {
@@ -13,21 +14,13 @@ namespace {
 constexpr std::string_view kDummyHash =
     "$y$j9T$cUIH.BHbBdmqGCvk/2ZY1.$zgFqlFKdR/x86Kak2.DrDkDnZe6OZAbP8sTq/03UDn4";
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // The policy that applies to an address with no account: the server's,
 // overridden by its domain's when the domain is served.
 config::Policy policy_for_unknown(const config::Directory& dir, std::string_view address) {
   config::Policy policy = dir.config().policy;
   const size_t at = address.rfind('@');
   if (at != std::string_view::npos) {
-    if (const config::Domain* d = dir.find_domain(lower(address.substr(at + 1)))) {
+    if (const config::Domain* d = dir.find_domain(core::ascii_lower(address.substr(at + 1)))) {
       d->policy.apply(policy);
     }
   }

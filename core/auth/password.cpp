@@ -24,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/util/ascii.h"
 #include "core/util/sasl.h"
 
 namespace core::auth {
@@ -60,21 +61,6 @@ struct Parsed {
 };
 
 using Error = std::optional<std::string>;
-
-char ascii_upper(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_upper(a[i]) != ascii_upper(b[i])) return false;
-  }
-  return true;
-}
 
 bool starts_with(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
@@ -134,7 +120,7 @@ std::optional<std::string> decode_hex(std::string_view s) {
   if (s.size() % 2 != 0) return std::nullopt;
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
-    c = ascii_lower(c);
+    c = core::ascii_lower(c);
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
   };
@@ -309,15 +295,16 @@ Error parse_stored(std::string_view stored, Parsed* out, std::string* warning) {
   if (scheme.empty()) return "empty {} scheme prefix in password hash";
 
   // Schemes whose value is a crypt-style string.
-  if (iequals(scheme, "ARGON2ID") || iequals(scheme, "ARGON2I")) {
+  if (core::ascii_iequals(scheme, "ARGON2ID") || core::ascii_iequals(scheme, "ARGON2I")) {
     if (rest.empty()) return "nothing after {" + std::string(scheme) + "}";
     if (!starts_with(rest, "$argon2")) {
       return "{" + std::string(scheme) + "} must be followed by an $argon2id$ or $argon2i$ hash";
     }
     return check_argon2(rest, out);
   }
-  if (iequals(scheme, "SHA512-CRYPT") || iequals(scheme, "SHA256-CRYPT") ||
-      iequals(scheme, "BLF-CRYPT") || iequals(scheme, "MD5-CRYPT") || iequals(scheme, "CRYPT")) {
+  if (core::ascii_iequals(scheme, "SHA512-CRYPT") || core::ascii_iequals(scheme, "SHA256-CRYPT") ||
+      core::ascii_iequals(scheme, "BLF-CRYPT") || core::ascii_iequals(scheme, "MD5-CRYPT") ||
+      core::ascii_iequals(scheme, "CRYPT")) {
     if (rest.empty()) return "nothing after {" + std::string(scheme) + "}";
     return check_crypt(rest, out, warning);
   }
@@ -327,9 +314,9 @@ Error parse_stored(std::string_view stored, Parsed* out, std::string* warning) {
   const size_t dot = scheme.rfind('.');
   if (dot != std::string_view::npos) {
     const std::string_view suffix = scheme.substr(dot + 1);
-    if (iequals(suffix, "HEX")) {
+    if (core::ascii_iequals(suffix, "HEX")) {
       enc = Encoding::kHex;
-    } else if (iequals(suffix, "B64") || iequals(suffix, "BASE64")) {
+    } else if (core::ascii_iequals(suffix, "B64") || core::ascii_iequals(suffix, "BASE64")) {
       enc = Encoding::kBase64;
     } else {
       return "unknown password encoding ." + std::string(suffix) + " in {" + std::string(scheme) +
@@ -338,7 +325,7 @@ Error parse_stored(std::string_view stored, Parsed* out, std::string* warning) {
     scheme = scheme.substr(0, dot);
   }
 
-  if (iequals(scheme, "PLAIN") || iequals(scheme, "CLEARTEXT")) {
+  if (core::ascii_iequals(scheme, "PLAIN") || core::ascii_iequals(scheme, "CLEARTEXT")) {
     std::string pw;
     if (enc == Encoding::kDefault) {
       pw = std::string(rest);
@@ -359,7 +346,7 @@ Error parse_stored(std::string_view stored, Parsed* out, std::string* warning) {
   }
 
   for (const DigestScheme& ds : kDigestSchemes) {
-    if (!iequals(scheme, ds.name)) continue;
+    if (!core::ascii_iequals(scheme, ds.name)) continue;
     const size_t dlen = ds.sha512 ? 64 : 32;
     std::optional<std::string> raw;
     if (enc == Encoding::kHex) {
@@ -494,10 +481,10 @@ std::string hash_argon2id(std::string_view password) {
 }  // namespace
 
 std::optional<Scheme> parse_scheme(std::string_view name) {
-  if (iequals(name, "argon2id")) return Scheme::kArgon2id;
-  if (iequals(name, "yescrypt")) return Scheme::kYescrypt;
-  if (iequals(name, "sha512-crypt")) return Scheme::kSha512Crypt;
-  if (iequals(name, "bcrypt")) return Scheme::kBcrypt;
+  if (core::ascii_iequals(name, "argon2id")) return Scheme::kArgon2id;
+  if (core::ascii_iequals(name, "yescrypt")) return Scheme::kYescrypt;
+  if (core::ascii_iequals(name, "sha512-crypt")) return Scheme::kSha512Crypt;
+  if (core::ascii_iequals(name, "bcrypt")) return Scheme::kBcrypt;
   return std::nullopt;
 }
 

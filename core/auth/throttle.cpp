@@ -21,6 +21,8 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/util/ascii.h"
+
 namespace core::auth {
 namespace {
 
@@ -148,18 +150,10 @@ class RecordTable {
   std::unordered_map<std::string, typename std::list<Entry>::iterator> index_;
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string pair_key(std::string_view ip, std::string_view user) {
   std::string k(ip);
   k.push_back('\0');
-  k += lower(user);
+  k += core::ascii_lower(user);
   return k;
 }
 

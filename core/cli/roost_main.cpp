@@ -29,6 +29,7 @@
 #include "core/cli/dns.h"
 #include "core/config/config.h"
 #include "core/config/directory.h"
+#include "core/util/ascii.h"
 #include "delivery/delivery.h"
 #include "store/store.h"
 
@@ -324,14 +325,6 @@ std::optional<Env> load_env(const std::string& config_path, std::ostream& err) {
   return env;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // A domain file that failed to load and whose name says it is for `domain`.
 const config::DomainFile* broken_file_for(const Env& env, const std::string& domain) {
   for (const auto& f : env.files) {
@@ -556,7 +549,7 @@ std::string explain_unknown(const Env& env, const std::string& address) {
   if (at == std::string::npos || at == 0 || at + 1 == address.size()) {
     return "not an address (a login is user@domain)";
   }
-  std::string local = lower(address.substr(0, at));
+  std::string local = core::ascii_lower(address.substr(0, at));
   auto domain = config::normalize_domain(address.substr(at + 1));
   if (!domain) return "not a valid domain name: " + address.substr(at + 1);
   const config::Domain* d = env.dir->find_domain(*domain);

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "core/config/yaml_read.h"
+#include "core/util/ascii.h"
 
 namespace core::config {
 
@@ -145,7 +146,7 @@ bool is_digit(char c) {
 
 std::optional<uint64_t> parse_size(const std::string& input) {
   std::string text = trim(input);
-  if (detail::lower_ascii(text) == "unlimited") return kUnlimited;
+  if (core::ascii_lower(text) == "unlimited") return kUnlimited;
   size_t i = 0;
   unsigned __int128 whole = 0;
   size_t digits = 0;
@@ -174,7 +175,7 @@ std::optional<uint64_t> parse_size(const std::string& input) {
     if (frac_digits == 0) return std::nullopt;
   }
   while (i < text.size() && text[i] == ' ') ++i;
-  std::string unit = detail::lower_ascii(text.substr(i));
+  std::string unit = core::ascii_lower(text.substr(i));
   static const std::map<std::string, uint64_t> kUnits = {
       {"", 1},
       {"b", 1},
@@ -284,7 +285,7 @@ std::optional<std::string> normalize_domain(const std::string& input) {
               c == '-' || c == '.';
     if (!ok) return std::nullopt;  // spaces, '_', '@' ...: never part of a mail domain
   }
-  name = detail::lower_ascii(name);
+  name = core::ascii_lower(name);
   bool has_ace = name.rfind("xn--", 0) == 0 || name.find(".xn--") != std::string::npos;
   if (!ascii || has_ace) {
     // UTS #46 processing: maps case and compatibility forms, checks A-labels.
@@ -294,7 +295,7 @@ std::optional<std::string> normalize_domain(const std::string& input) {
       if (out) idn2_free(out);
       return std::nullopt;
     }
-    name = detail::lower_ascii(out);
+    name = core::ascii_lower(out);
     idn2_free(out);
   }
   if (!valid_ldh_name(name)) return std::nullopt;
@@ -305,13 +306,6 @@ std::optional<std::string> normalize_domain(const std::string& input) {
 // The YAML reading helpers (declared in yaml_read.h)
 
 namespace detail {
-
-std::string lower_ascii(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
 
 std::string describe(const YAML::Node& v) {
   switch (v.Type()) {
@@ -484,7 +478,7 @@ std::optional<std::string> Reader::string(const YAML::Node& v, int line, const s
 
 std::optional<bool> Reader::boolean(const YAML::Node& v, int line, const std::string& path) {
   if (v.IsScalar()) {
-    std::string s = lower_ascii(v.Scalar());
+    std::string s = core::ascii_lower(v.Scalar());
     if (s == "true") return true;
     if (s == "false") return false;
   }
@@ -496,7 +490,7 @@ std::optional<uint32_t> Reader::count(const YAML::Node& v, int line, const std::
                                       bool allow_unlimited, uint32_t min) {
   if (v.IsScalar()) {
     const std::string& s = v.Scalar();
-    if (allow_unlimited && lower_ascii(s) == "unlimited") return UINT32_MAX;
+    if (allow_unlimited && core::ascii_lower(s) == "unlimited") return UINT32_MAX;
     if (!s.empty() && s.size() <= 10 &&
         std::all_of(s.begin(), s.end(), [](char c) { return is_digit(c); })) {
       uint64_t n = std::stoull(s);
@@ -636,7 +630,7 @@ PolicyOverride read_policy(Reader& r, const YAML::Node& node, int line, const st
     } else if (key == "quota") {
       o.quota = r.size(v, kline, p);
     } else if (key == "quota_messages") {
-      if (v.IsScalar() && lower_ascii(v.Scalar()) == "unlimited") {
+      if (v.IsScalar() && core::ascii_lower(v.Scalar()) == "unlimited") {
         o.quota_messages = kUnlimited;
       } else if (auto n = r.count(v, kline, p, true)) {
         o.quota_messages = *n;
@@ -713,7 +707,7 @@ PolicyOverride read_policy(Reader& r, const YAML::Node& node, int line, const st
         }
         auto s = r.string(v2, l2, p2);
         if (!s) return;
-        if (lower_ascii(*s) == "inbox" || s->front() == '/' || s->back() == '/' ||
+        if (core::ascii_lower(*s) == "inbox" || s->front() == '/' || s->back() == '/' ||
             s->find("//") != std::string::npos || std::any_of(s->begin(), s->end(), [](char c) {
               return static_cast<unsigned char>(c) < 0x20 || c == '*' || c == '%' || c == 0x7f;
             })) {

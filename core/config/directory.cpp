@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/config/yaml_read.h"
+#include "core/util/ascii.h"
 
 namespace core::config {
 
@@ -21,8 +22,7 @@ struct Address {
 std::optional<Address> split_address(std::string_view address) {
   size_t at = address.rfind('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == address.size()) return std::nullopt;
-  return Address{detail::lower_ascii(std::string(address.substr(0, at))),
-                 std::string(address.substr(at + 1))};
+  return Address{core::ascii_lower(address.substr(0, at)), std::string(address.substr(at + 1))};
 }
 
 Policy effective_policy(const Config& config, const Domain& d, const Account& a) {
@@ -142,7 +142,7 @@ std::vector<Recipient> Directory::resolve_recipient(std::string_view address) co
     if (!d) {
       // Only alias targets may leave our domains; an unknown domain asked
       // directly is an unknown recipient.
-      if (depth > 0) add({detail::lower_ascii(std::string(addr)), false, ""});
+      if (depth > 0) add({core::ascii_lower(addr), false, ""});
       return;
     }
     std::string canonical = a->local + "@" + d->name;

@@ -10,14 +10,15 @@
 
 #include "core/config/config.h"
 #include "core/config/yaml_read.h"
+#include "core/util/ascii.h"
 
 namespace core::config {
 
 namespace {
 
 namespace fs = std::filesystem;
+using core::ascii_lower;
 using detail::describe;
-using detail::lower_ascii;
 using detail::Reader;
 
 constexpr size_t kMaxLocalPart = 64;
@@ -65,7 +66,7 @@ Account read_account(Reader& r, const std::string& name, const YAML::Node& node,
       has_password = true;
       if (auto s = r.string(v, l, p)) {
         a.password = *s;
-        if (lower_ascii(s->substr(0, 7)) == "{plain}") {
+        if (ascii_lower(s->substr(0, 7)) == "{plain}") {
           r.warning(Reader::line_of(v, l), p + ": {PLAIN} stores the password in clear text; "
                                                "prefer a hash from `roost pw`");
         }
@@ -161,7 +162,7 @@ void read_domain(Reader& r, const YAML::Node& root, DomainFile& df) {
         auto add = [&](const YAML::Node& item) {
           auto s = r.string(item, al, p);
           if (!s) return;
-          std::string t = lower_ascii(*s);
+          std::string t = ascii_lower(*s);
           size_t at = t.rfind('@');
           if (at != std::string::npos) {
             if (at == 0 || at + 1 == t.size() ||
@@ -192,7 +193,7 @@ void read_domain(Reader& r, const YAML::Node& root, DomainFile& df) {
     } else if (key == "catch_all") {
       if (v.IsNull()) return;
       if (auto s = r.string(v, l, key))
-        catch_all = std::make_pair(lower_ascii(*s), Reader::line_of(v, l));
+        catch_all = std::make_pair(ascii_lower(*s), Reader::line_of(v, l));
     } else {
       r.unknown_key("", key, l);
     }

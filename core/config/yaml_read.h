@@ -83,7 +83,6 @@ class Reader {
 };
 
 std::string describe(const YAML::Node& v);  // "a map", "a list", "\"text\""
-std::string lower_ascii(std::string s);
 std::optional<Protocol> protocol_from_name(const std::string& name);
 std::optional<TlsMode> tls_mode_from_name(const std::string& name);
 

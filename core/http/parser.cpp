@@ -20,6 +20,8 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "core/util/ascii.h"
+
 namespace roost::http {
 
 namespace beast = boost::beast;
@@ -31,14 +33,6 @@ struct RequestParser::Impl {
 };
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -158,14 +152,14 @@ Event RequestParser::next() {
                              std::to_string(m.version() % 10));
       }
       std::string_view target = to_view(m.target());
-      std::string scheme = lower(target.substr(0, 8));
+      std::string scheme = core::ascii_lower(target.substr(0, 8));
       if (!target.starts_with("/") && !scheme.starts_with("http://") &&
           !scheme.starts_with("https://")) {
         return fail(400, "request target is neither a path nor an absolute URL");
       }
       auto te = m.find(bhttp::field::transfer_encoding);
       if (te != m.end()) {
-        if (lower(trim(to_view(te->value()))) != "chunked") {
+        if (core::ascii_lower(trim(to_view(te->value()))) != "chunked") {
           return fail(501, "unsupported Transfer-Encoding");
         }
         if (m.find(bhttp::field::content_length) != m.end()) {
@@ -182,7 +176,7 @@ Event RequestParser::next() {
       p.eager(true);
       auto expect = m.find(bhttp::field::expect);
       if (expect != m.end() && !p.is_done() && !continue_sent_ && m.version() == 11 &&
-          lower(trim(to_view(expect->value()))) == "100-continue") {
+          core::ascii_lower(trim(to_view(expect->value()))) == "100-continue") {
         continue_sent_ = true;
         Event e;
         e.kind = Event::Kind::kContinue;
@@ -254,7 +248,7 @@ Event RequestParser::next() {
   r.target = std::string(to_view(msg.target()));
   split_target(r.target, &r.path, &r.query);
   for (const auto& f : msg) {
-    std::string name = lower(to_view(f.name_string()));
+    std::string name = core::ascii_lower(to_view(f.name_string()));
     std::string value(trim(to_view(f.value())));
     auto [it, fresh] = r.headers.emplace(name, value);
     if (!fresh) it->second += ", " + value;

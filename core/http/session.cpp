@@ -7,6 +7,7 @@
 
 #include "core/http/parser.h"
 #include "core/log/log.h"
+#include "core/util/ascii.h"
 
 namespace roost::http {
 
@@ -16,17 +17,6 @@ namespace {
 
 bool has_line_break(std::string_view s) {
   return s.find_first_of("\r\n") != std::string_view::npos;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 std::string http_date() {
@@ -205,8 +195,8 @@ std::string serialize(const Response& r, bool close, bool head_only) {
   for (const auto& [name, value] : r.headers) {
     // Framing is the session's: a handler cannot set it or split headers.
     if (name.empty() || has_line_break(name) || has_line_break(value) ||
-        name.find(':') != std::string::npos || iequals(name, "content-length") ||
-        iequals(name, "transfer-encoding") || iequals(name, "connection")) {
+        name.find(':') != std::string::npos || core::ascii_iequals(name, "content-length") ||
+        core::ascii_iequals(name, "transfer-encoding") || core::ascii_iequals(name, "connection")) {
       continue;
     }
     out += name + ": " + value + "\r\n";

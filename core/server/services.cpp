@@ -9,6 +9,7 @@
 #include "core/log/log.h"
 #include "core/metrics/metrics.h"
 #include "core/net/worker.h"
+#include "core/util/ascii.h"
 
 namespace core::server {
 
@@ -189,13 +190,6 @@ const char* log_reason(auth::LoginOutcome o) {
   return "?";
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 }  // namespace
 
 // ---- AuthService -----------------------------------------------------------
@@ -243,7 +237,7 @@ void AuthService::login(const std::shared_ptr<net::Session>& session, Attempt at
   auto conn = session->conn_ptr();
   auto rt = services_.runtime();
   const std::string ip = conn->info().remote_ip;
-  const std::string user = lower(attempt.address);
+  const std::string user = core::ascii_lower(attempt.address);
   auto now = std::chrono::steady_clock::now();
   auto pre_delay = throttle_.delay_before(ip, user, now);
   auto result = std::make_shared<Outcome>();

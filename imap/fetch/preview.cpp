@@ -4,37 +4,26 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/util/ascii.h"
 #include "core/util/utf7.h"
 
 namespace imap::fetch {
 
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 // ASCII case-insensitive search of `needle` (lower case) from `from`.
 size_t ifind(std::string_view hay, std::string_view needle, size_t from) {
   if (needle.empty() || hay.size() < needle.size()) return std::string_view::npos;
   for (size_t i = from; i + needle.size() <= hay.size(); ++i) {
     size_t k = 0;
-    while (k < needle.size() && lower(hay[i + k]) == needle[k]) ++k;
+    while (k < needle.size() && core::ascii_lower(hay[i + k]) == needle[k]) ++k;
     if (k == needle.size()) return i;
   }
   return std::string_view::npos;
 }
 
 bool is_attachment(const mime::Part& p) {
-  return p.disposition && iequals(*p.disposition, "attachment");
+  return p.disposition && core::ascii_iequals(*p.disposition, "attachment");
 }
 
 // Depth-first: the first leaf of type text/<subtype> that is not an
@@ -149,8 +138,8 @@ bool decode_entity(std::string_view html, size_t& i, std::string& out) {
       uint32_t d;
       if (c >= '0' && c <= '9') {
         d = static_cast<uint32_t>(c - '0');
-      } else if (hex && lower(c) >= 'a' && lower(c) <= 'f') {
-        d = static_cast<uint32_t>(lower(c) - 'a' + 10);
+      } else if (hex && core::ascii_lower(c) >= 'a' && core::ascii_lower(c) <= 'f') {
+        d = static_cast<uint32_t>(core::ascii_lower(c) - 'a' + 10);
       } else {
         return false;
       }
@@ -185,7 +174,7 @@ bool is_block_tag(std::string_view name) {
       "header",     "footer", "nav",     "aside",  "dl",    "dt",         "dd",      "figure",
       "figcaption", "main",   "address", "center", "body",  "html",       "caption", "img"};
   for (const char* b : kBlock) {
-    if (iequals(name, b)) return true;
+    if (core::ascii_iequals(name, b)) return true;
   }
   return false;
 }
@@ -210,7 +199,7 @@ size_t tag_end(std::string_view html, size_t i) {
 std::string charset_text(const mime::Part& part, std::string_view bytes) {
   std::string out;
   const mime::Param* cs = part.param("charset");
-  if (cs != nullptr && !cs->value.empty() && !iequals(cs->value, "us-ascii") &&
+  if (cs != nullptr && !cs->value.empty() && !core::ascii_iequals(cs->value, "us-ascii") &&
       mime::charset_to_utf8(cs->value, bytes, out)) {
     return out;
   }
@@ -265,11 +254,12 @@ std::string html_to_text(std::string_view html) {
     while (name_end < html.size() && is_tag_name_char(html[name_end])) ++name_end;
     std::string_view name = html.substr(name_at, name_end - name_at);
     i = tag_end(html, i);
-    if (!closing && (iequals(name, "script") || iequals(name, "style") || iequals(name, "head") ||
-                     iequals(name, "title") || iequals(name, "template"))) {
+    if (!closing && (core::ascii_iequals(name, "script") || core::ascii_iequals(name, "style") ||
+                     core::ascii_iequals(name, "head") || core::ascii_iequals(name, "title") ||
+                     core::ascii_iequals(name, "template"))) {
       // Drop everything up to the matching end tag.
       std::string close = "</";
-      for (char ch : name) close += lower(ch);
+      for (char ch : name) close += core::ascii_lower(ch);
       size_t end = ifind(html, close, i);
       i = end == std::string_view::npos ? html.size() : tag_end(html, end);
       out += ' ';

@@ -4,22 +4,11 @@
 #include <map>
 #include <set>
 
+#include "core/util/ascii.h"
 #include "imap/mailbox/pattern.h"
 
 namespace imap::mailbox {
 namespace {
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 struct NameLess {
   bool operator()(const std::string& a, const std::string& b) const { return name_less(a, b); }
@@ -89,7 +78,7 @@ store::SpecialUse special_use_from_attribute(std::string_view attribute) {
       store::SpecialUse::kDrafts, store::SpecialUse::kSent, store::SpecialUse::kTrash,
       store::SpecialUse::kJunk, store::SpecialUse::kArchive};
   for (auto use : kUses) {
-    if (iequals(attribute, special_use_attribute(use))) return use;
+    if (core::ascii_iequals(attribute, special_use_attribute(use))) return use;
   }
   return store::SpecialUse::kNone;
 }

@@ -4,21 +4,18 @@
 #include <cstddef>
 #include <vector>
 
+#include "core/util/ascii.h"
 #include "core/util/utf7.h"
 
 namespace imap::mailbox {
 namespace {
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 // Length of the name's leading INBOX part compared without case: 5 for
 // "INBOX" and "INBOX/...", else 0.
 size_t inbox_prefix(std::string_view name) {
   if (name.size() < 5) return 0;
   for (size_t i = 0; i < 5; ++i) {
-    if (lower(name[i]) != "inbox"[i]) return 0;
+    if (core::ascii_lower(name[i]) != "inbox"[i]) return 0;
   }
   if (name.size() == 5 || name[5] == kSeparator) return 5;
   return 0;
@@ -71,7 +68,8 @@ bool pattern_match(std::string_view pattern, std::string_view name) {
     } else {
       for (size_t j = 0; j < n; ++j) {
         if (!reach[j]) continue;
-        const bool same = j < fold ? lower(name[j]) == lower(p) : name[j] == p;
+        const bool same =
+            j < fold ? core::ascii_lower(name[j]) == core::ascii_lower(p) : name[j] == p;
         if (same) next[j + 1] = 1;
       }
     }

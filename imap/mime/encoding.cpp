@@ -11,26 +11,6 @@
 namespace imap::mime {
 namespace detail {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  }
-  return true;
-}
-
-std::string to_lower(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) c = ascii_lower(c);
-  return r;
-}
-
-std::string to_upper(std::string_view s) {
-  std::string r(s);
-  for (char& c : r) c = ascii_upper(c);
-  return r;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
@@ -117,8 +97,8 @@ std::string percent_decode(std::string_view s) {
 
 }  // namespace detail
 
+using detail::ascii_iequals;
 using detail::ascii_lower;
-using detail::iequals;
 using detail::is_wsp;
 
 namespace {
@@ -196,7 +176,7 @@ std::string normalise_charset(std::string_view charset) {
   // RFC 2231 section 5: "charset*language" in encoded-words.
   size_t star = charset.find('*');
   if (star != std::string_view::npos) charset = charset.substr(0, star);
-  return detail::to_lower(charset);
+  return detail::ascii_lower(charset);
 }
 
 bool is_utf8_name(std::string_view c) {
@@ -385,11 +365,12 @@ std::string decode_header_value(std::string_view value) {
 TransferEncoding transfer_encoding(const std::optional<std::string>& cte) {
   if (!cte) return TransferEncoding::kIdentity;
   std::string_view v = detail::trim(*cte);
-  if (v.empty() || iequals(v, "7bit") || iequals(v, "8bit") || iequals(v, "binary")) {
+  if (v.empty() || ascii_iequals(v, "7bit") || ascii_iequals(v, "8bit") ||
+      ascii_iequals(v, "binary")) {
     return TransferEncoding::kIdentity;
   }
-  if (iequals(v, "base64")) return TransferEncoding::kBase64;
-  if (iequals(v, "quoted-printable")) return TransferEncoding::kQuotedPrintable;
+  if (ascii_iequals(v, "base64")) return TransferEncoding::kBase64;
+  if (ascii_iequals(v, "quoted-printable")) return TransferEncoding::kQuotedPrintable;
   return TransferEncoding::kUnknown;
 }
 

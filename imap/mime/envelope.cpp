@@ -6,7 +6,7 @@
 
 namespace imap::mime {
 
-using detail::iequals;
+using detail::ascii_iequals;
 using detail::is_space;
 
 namespace {
@@ -213,7 +213,7 @@ Envelope parse_envelope(std::string_view header_block) {
                                          "to",   "cc",      "bcc",  "in-reply-to", "message-id"};
   for_each_header_field(header_block, [&](std::string_view name, std::string value) {
     for (int k = 0; k < 10; ++k) {
-      if (seen[k] || !iequals(name, kNames[k])) continue;
+      if (seen[k] || !ascii_iequals(name, kNames[k])) continue;
       seen[k] = true;
       switch (k) {
         case 0:

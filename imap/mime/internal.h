@@ -6,16 +6,15 @@
 #include <string_view>
 #include <vector>
 
+#include "core/util/ascii.h"
 #include "imap/mime/mime.h"
 
 namespace imap::mime::detail {
 
-inline char ascii_lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
-}
-inline char ascii_upper(char c) {
-  return (c >= 'a' && c <= 'z') ? char(c - 'a' + 'A') : c;
-}
+using core::ascii_iequals;
+using core::ascii_lower;
+using core::ascii_upper;
+
 inline bool is_wsp(char c) {
   return c == ' ' || c == '\t';
 }
@@ -24,9 +23,6 @@ inline bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-bool iequals(std::string_view a, std::string_view b);
-std::string to_lower(std::string_view s);
-std::string to_upper(std::string_view s);
 std::string_view trim(std::string_view s);
 bool is_ascii(std::string_view s);
 

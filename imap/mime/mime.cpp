@@ -10,16 +10,16 @@
 
 namespace imap::mime {
 
-using detail::iequals;
+using detail::ascii_iequals;
+using detail::ascii_lower;
+using detail::ascii_upper;
 using detail::is_space;
 using detail::is_wsp;
-using detail::to_lower;
-using detail::to_upper;
 using detail::trim;
 
 const Param* Part::param(std::string_view name) const {
   for (const Param& p : params) {
-    if (iequals(p.name, name)) return &p;
+    if (ascii_iequals(p.name, name)) return &p;
   }
   return nullptr;
 }
@@ -193,7 +193,7 @@ ParsedField parse_parameterized(std::string_view s) {
   std::vector<Group> groups;
   auto group_for = [&](std::string_view base) -> Group& {
     for (Group& g : groups) {
-      if (iequals(g.name, base)) return g;
+      if (ascii_iequals(g.name, base)) return g;
     }
     groups.push_back(Group{std::string(base), {}, {}, {}});
     return groups.back();
@@ -280,7 +280,7 @@ ParsedField parse_parameterized(std::string_view s) {
 std::optional<std::string> header_value(std::string_view block, std::string_view name) {
   std::optional<std::string> r;
   for_each_header_field(block, [&](std::string_view n, std::string v) {
-    if (!iequals(n, name)) return true;
+    if (!ascii_iequals(n, name)) return true;
     r = std::move(v);
     return false;
   });
@@ -356,35 +356,35 @@ void apply_header(Frame& f) {
   bool have_md5 = false, have_disp = false, have_lang = false, have_loc = false;
   set_default_type(p, f.parent_digest);
   for_each_header_field(f.header, [&](std::string_view name, std::string value) {
-    if (name.size() < 8 || !iequals(name.substr(0, 8), "content-")) return true;
+    if (name.size() < 8 || !ascii_iequals(name.substr(0, 8), "content-")) return true;
     std::string_view n = name.substr(8);
-    if (iequals(n, "type") && !have_type) {
+    if (ascii_iequals(n, "type") && !have_type) {
       have_type = true;
       detail::ParsedField pf = detail::parse_parameterized(value);
       size_t slash = pf.value.find('/');
       if (slash != std::string::npos) {
-        std::string type = to_lower(trim(std::string_view(pf.value).substr(0, slash)));
-        std::string sub = to_lower(trim(std::string_view(pf.value).substr(slash + 1)));
+        std::string type = ascii_lower(trim(std::string_view(pf.value).substr(0, slash)));
+        std::string sub = ascii_lower(trim(std::string_view(pf.value).substr(slash + 1)));
         if (valid_token(type) && valid_token(sub)) {
           p.type = std::move(type);
           p.subtype = std::move(sub);
           p.params = std::move(pf.params);
         }
       }
-    } else if (iequals(n, "transfer-encoding") && !have_cte) {
+    } else if (ascii_iequals(n, "transfer-encoding") && !have_cte) {
       have_cte = true;
       std::string v = detail::parse_parameterized(value).value;
       if (!v.empty()) p.encoding = std::move(v);
-    } else if (iequals(n, "id") && !have_id) {
+    } else if (ascii_iequals(n, "id") && !have_id) {
       have_id = true;
       p.id = std::move(value);
-    } else if (iequals(n, "description") && !have_desc) {
+    } else if (ascii_iequals(n, "description") && !have_desc) {
       have_desc = true;
       p.description = std::move(value);
-    } else if (iequals(n, "md5") && !have_md5) {
+    } else if (ascii_iequals(n, "md5") && !have_md5) {
       have_md5 = true;
       p.md5 = std::move(value);
-    } else if (iequals(n, "location") && !have_loc) {
+    } else if (ascii_iequals(n, "location") && !have_loc) {
       // RFC 2557: a URL, possibly quoted and folded; comments and blanks go.
       have_loc = true;
       std::string url;
@@ -403,14 +403,14 @@ void apply_header(Frame& f) {
         }
       }
       p.location = std::move(url);
-    } else if (iequals(n, "disposition") && !have_disp) {
+    } else if (ascii_iequals(n, "disposition") && !have_disp) {
       have_disp = true;
       detail::ParsedField pf = detail::parse_parameterized(value);
       if (!pf.value.empty()) {
         p.disposition = std::move(pf.value);
         p.disposition_params = std::move(pf.params);
       }
-    } else if (iequals(n, "language") && !have_lang) {
+    } else if (ascii_iequals(n, "language") && !have_lang) {
       have_lang = true;
       size_t pos = 0;
       std::string cur;
@@ -727,7 +727,7 @@ void write_param_list(std::string& out, const std::vector<Param>& params, bool a
   static const Param kDefaultCharset{"charset", "US-ASCII", "", ""};
   if (add_charset) sorted.push_back(&kDefaultCharset);
   std::stable_sort(sorted.begin(), sorted.end(), [](const Param* a, const Param* b) {
-    return detail::to_lower(a->name) < detail::to_lower(b->name);
+    return detail::ascii_lower(a->name) < detail::ascii_lower(b->name);
   });
   out += '(';
   bool first = true;
@@ -808,7 +808,7 @@ void write_bodystructure(std::string& out, const Part& part, bool extended) {
     }
     for (const Part& c : part.children) write_bodystructure(out, c, extended);
     out += ' ';
-    write_string(out, to_upper(part.subtype));
+    write_string(out, ascii_upper(part.subtype));
     if (extended) {
       out += ' ';
       write_param_list(out, part.params, false);
@@ -817,9 +817,9 @@ void write_bodystructure(std::string& out, const Part& part, bool extended) {
     out += ')';
     return;
   }
-  write_string(out, to_upper(part.type));
+  write_string(out, ascii_upper(part.type));
   out += ' ';
-  write_string(out, to_upper(part.subtype));
+  write_string(out, ascii_upper(part.subtype));
   out += ' ';
   write_param_list(out, part.params, part.is_text() && part.param("charset") == nullptr);
   out += ' ';
@@ -827,7 +827,7 @@ void write_bodystructure(std::string& out, const Part& part, bool extended) {
   out += ' ';
   write_nstring(out, part.description);
   out += ' ';
-  write_string(out, part.encoding ? to_upper(*part.encoding) : std::string("7BIT"));
+  write_string(out, part.encoding ? ascii_upper(*part.encoding) : std::string("7BIT"));
   out += ' ';
   write_number(out, part.body_size);
   if (part.kind == PartKind::kMessage) {

@@ -112,7 +112,7 @@ std::string filter_header_fields(std::string_view header, const std::vector<std:
         while (!name.empty() && detail::is_wsp(name.back())) name.remove_suffix(1);
         bool listed = false;
         for (const std::string& want : names) {
-          if (detail::iequals(want, name)) {
+          if (detail::ascii_iequals(want, name)) {
             listed = true;
             break;
           }

@@ -4,6 +4,7 @@
 #include <utility>
 #include <variant>
 
+#include "core/util/ascii.h"
 #include "imap/mailbox/pattern.h"
 #include "imap/proto/parser.h"
 
@@ -25,17 +26,6 @@ constexpr EventName kEventNames[] = {
     {"MailboxMetadataChange", kMailboxMetadataChange},
     {"ServerMetadataChange", kServerMetadataChange},
 };
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 32);
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 32);
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool is_atom_char(char ch) {
   auto c = static_cast<unsigned char>(ch);
@@ -91,7 +81,7 @@ class Reader {
   // Consumes `kw` (any case) when it is next and not followed by an atom char.
   bool try_keyword(std::string_view kw) {
     if (s_.size() - pos_ < kw.size()) return false;
-    if (!iequals(s_.substr(pos_, kw.size()), kw)) return false;
+    if (!core::ascii_iequals(s_.substr(pos_, kw.size()), kw)) return false;
     if (pos_ + kw.size() < s_.size() && is_atom_char(s_[pos_ + kw.size()])) return false;
     pos_ += kw.size();
     return true;
@@ -249,7 +239,7 @@ bool read_events(Reader& r, Group* g) {
     if (a.empty()) return r.fail("expected an event name");
     uint32_t bit = kUnknownEvent;
     for (const auto& e : kEventNames) {
-      if (iequals(a, e.name)) bit = e.bit;
+      if (core::ascii_iequals(a, e.name)) bit = e.bit;
     }
     g->events |= bit;
     if (bit == kMessageNew && r.peek() == ' ' && r.text().substr(r.pos()).size() > 1 &&

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <utility>
 
+#include "core/util/ascii.h"
 #include "core/util/utf7.h"
 
 namespace imap::proto {
@@ -60,22 +61,11 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 std::string canonical_flag(std::string_view name) {
   static constexpr const char* kSystem[] = {"\\Answered", "\\Flagged", "\\Deleted",
                                             "\\Seen",     "\\Draft",   "\\Recent"};
   for (const char* f : kSystem) {
-    if (iequals(name, f)) return f;
+    if (core::ascii_iequals(name, f)) return f;
   }
   return std::string(name);
 }
@@ -122,7 +112,7 @@ int month_number(std::string_view m) {
   static constexpr const char* kMonths[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
                                             "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"};
   for (int i = 0; i < 12; ++i) {
-    if (iequals(m, kMonths[i])) return i + 1;
+    if (core::ascii_iequals(m, kMonths[i])) return i + 1;
   }
   return 0;
 }
@@ -170,7 +160,7 @@ class Cursor {
   // Consumes the atom `kw` (any case) if it is next, followed by a non-atom char.
   bool try_keyword(std::string_view kw) {
     if (s_.size() - pos_ < kw.size()) return false;
-    if (!iequals(s_.substr(pos_, kw.size()), kw)) return false;
+    if (!core::ascii_iequals(s_.substr(pos_, kw.size()), kw)) return false;
     if (pos_ + kw.size() < s_.size() && is_atom_char(s_[pos_ + kw.size()])) return false;
     pos_ += kw.size();
     return true;
@@ -446,7 +436,7 @@ class Cursor {
     }
     std::string_view a = take_while(is_value_char);
     if (a.empty()) return fail("expected a value");
-    if (iequals(a, "NIL")) {
+    if (core::ascii_iequals(a, "NIL")) {
       out->kind = Value::Kind::kNil;
       return true;
     }
@@ -691,7 +681,8 @@ bool search_key(Cursor& c, SearchKey* out, int depth) {
       std::string entry;
       if (!c.quoted(&entry)) return false;
       constexpr std::string_view kPrefix = "/flags/";
-      if (entry.size() <= kPrefix.size() || !iequals(entry.substr(0, kPrefix.size()), kPrefix)) {
+      if (entry.size() <= kPrefix.size() ||
+          !core::ascii_iequals(entry.substr(0, kPrefix.size()), kPrefix)) {
         return c.fail("bad MODSEQ entry name");
       }
       out->text = canonical_flag(entry.substr(kPrefix.size()));
@@ -1196,8 +1187,8 @@ bool parse_args(Cursor& c, Command* cmd) {
       for (size_t i = 0; i < a.params.size(); ++i) {
         const Value& v = a.params[i];
         if (v.kind != Value::Kind::kAtom) continue;
-        if (iequals(v.text, "CONDSTORE")) a.condstore = true;
-        if (!iequals(v.text, "QRESYNC")) continue;
+        if (core::ascii_iequals(v.text, "CONDSTORE")) a.condstore = true;
+        if (!core::ascii_iequals(v.text, "QRESYNC")) continue;
         if (a.qresync) return c.fail("QRESYNC given twice");
         if (i + 1 >= a.params.size() || a.params[i + 1].kind != Value::Kind::kList) {
           return c.fail("QRESYNC needs a parenthesised list");
@@ -1217,7 +1208,7 @@ bool parse_args(Cursor& c, Command* cmd) {
       if (!c.at_end() && (!c.sp() || !c.value_list(&a.params, 1))) return false;
       for (size_t i = 0; i < a.params.size(); ++i) {
         const Value& v = a.params[i];
-        if (v.kind == Value::Kind::kAtom && iequals(v.text, "USE")) {
+        if (v.kind == Value::Kind::kAtom && core::ascii_iequals(v.text, "USE")) {
           if (i + 1 >= a.params.size() || a.params[i + 1].kind != Value::Kind::kList) {
             return c.fail("USE needs a list");
           }
@@ -1571,7 +1562,7 @@ std::variant<Command, ParseError> parse_command(std::string_view text, QuotedTex
 }
 
 bool is_done(std::string_view line) {
-  return iequals(line, "DONE");
+  return core::ascii_iequals(line, "DONE");
 }
 
 // ------------------------------------------------------------ Parser

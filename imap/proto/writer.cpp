@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/util/ascii.h"
 #include "core/util/utf7.h"
 
 namespace imap::proto {
@@ -31,18 +32,6 @@ bool atom_char(char c) {
 
 bool astring_char(char c) {
   return atom_char(c) || c == ']';
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-    if (x != y) return false;
-  }
-  return true;
 }
 
 bool quotable(std::string_view s, Utf8Mode utf8) {
@@ -190,7 +179,7 @@ class Cursor {
     if (s_.size() - pos_ < 3) return std::nullopt;
     const std::string_view name = s_.substr(pos_, 3);
     for (int m = 0; m < 12; ++m) {
-      if (iequals(name, kMonths[m])) {
+      if (core::ascii_iequals(name, kMonths[m])) {
         pos_ += 3;
         return m + 1;
       }
@@ -251,7 +240,7 @@ void write_string(std::string& out, std::string_view s, Utf8Mode utf8) {
 }
 
 void write_astring(std::string& out, std::string_view s, Utf8Mode utf8) {
-  if (is_astring_atom(s) && !iequals(s, "NIL")) {
+  if (is_astring_atom(s) && !core::ascii_iequals(s, "NIL")) {
     out += s;
   } else {
     write_string(out, s, utf8);
@@ -279,7 +268,7 @@ void write_literal_header(std::string& out, uint64_t size, bool binary) {
 }
 
 bool write_mailbox(std::string& out, std::string_view name, Utf8Mode utf8) {
-  if (iequals(name, "INBOX")) {
+  if (core::ascii_iequals(name, "INBOX")) {
     out += "INBOX";
     return true;
   }

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/util/ascii.h"
 #include "imap/mime/mime.h"
 
 namespace imap::search {
@@ -25,18 +26,6 @@ struct Program::Node {
 namespace {
 
 using Node = Program::Node;
-
-char lower_ascii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
-  }
-  return true;
-}
 
 Cost key_cost(Kind k) {
   switch (k) {
@@ -169,7 +158,7 @@ bool in_ranges(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, uint32_
 
 bool has_keyword(const store::MessageMeta& meta, std::string_view kw) {
   for (const std::string& k : meta.keywords) {
-    if (iequals(k, kw)) return true;
+    if (core::ascii_iequals(k, kw)) return true;
   }
   return false;
 }
@@ -317,7 +306,7 @@ class Evaluation {
   bool field_contains(std::string_view name, const std::string& needle, bool empty_matches) {
     fields();
     for (Field& f : *fields_) {
-      if (!iequals(f.name, name)) continue;
+      if (!core::ascii_iequals(f.name, name)) continue;
       if (needle.empty() && empty_matches) return true;
       if (!f.folded) f.folded = casemap(mime::decode_header_value(f.value));
       if (f.folded->find(needle) != std::string::npos) return true;
@@ -348,7 +337,7 @@ class Evaluation {
       std::optional<int64_t> d;
       fields();
       for (const Field& f : *fields_) {
-        if (iequals(f.name, "date")) {
+        if (core::ascii_iequals(f.name, "date")) {
           d = sent_day(f.value);
           break;
         }

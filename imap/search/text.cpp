@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/util/ascii.h"
 #include "core/util/utf7.h"
 #include "imap/mime/mime.h"
 #include "imap/search/search.h"
@@ -63,18 +64,6 @@ bool valid_utf8(std::string_view s) {
     size_t n = decode_utf8(s, i, &cp);
     if (n == 0) return false;
     i += n;
-  }
-  return true;
-}
-
-char lower_ascii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
   }
   return true;
 }
@@ -171,7 +160,7 @@ int month_number(std::string_view token) {
                                                  "jul", "aug", "sep", "oct", "nov", "dec"};
   if (token.size() < 3) return 0;
   for (int i = 0; i < 12; ++i) {
-    if (iequals(token.substr(0, 3), kMonths[i])) {
+    if (core::ascii_iequals(token.substr(0, 3), kMonths[i])) {
       // "Jul", "July", "Jul." all name July; "Julius" does not.
       static constexpr std::string_view kFull[] = {"january",   "february", "march",    "april",
                                                    "may",       "june",     "july",     "august",
@@ -179,7 +168,7 @@ int month_number(std::string_view token) {
       std::string_view t = token;
       if (!t.empty() && t.back() == '.') t.remove_suffix(1);
       if (t.size() == 3 ||
-          (t.size() <= kFull[i].size() && iequals(t, kFull[i].substr(0, t.size())))) {
+          (t.size() <= kFull[i].size() && core::ascii_iequals(t, kFull[i].substr(0, t.size())))) {
         return i + 1;
       }
       return 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/util/ascii.h"
 #include "imap/mime/mime.h"
 #include "imap/search/search.h"
 
@@ -11,20 +12,8 @@ namespace imap::sort {
 
 namespace {
 
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+  return s.size() >= prefix.size() && core::ascii_iequals(s.substr(0, prefix.size()), prefix);
 }
 
 bool is_wsp(char c) {
@@ -133,7 +122,7 @@ int month_of(std::string_view t) {
                                             "jul", "aug", "sep", "oct", "nov", "dec"};
   if (t.size() < 3) return 0;
   for (int i = 0; i < 12; ++i) {
-    if (iequals(t.substr(0, 3), kMonths[i])) return i + 1;
+    if (core::ascii_iequals(t.substr(0, 3), kMonths[i])) return i + 1;
   }
   return 0;
 }
@@ -151,7 +140,7 @@ std::optional<int> zone_of(std::string_view t) {
       {"EST", -5 * 60}, {"EDT", -4 * 60}, {"CST", -6 * 60}, {"CDT", -5 * 60},
       {"MST", -7 * 60}, {"MDT", -6 * 60}, {"PST", -8 * 60}, {"PDT", -7 * 60}};
   for (const auto& [name, off] : kNamed) {
-    if (iequals(t, name)) return off;
+    if (core::ascii_iequals(t, name)) return off;
   }
   // Other alphabetic zones (military letters, unknown names) mean -0000.
   if (std::all_of(t.begin(), t.end(),
@@ -210,7 +199,7 @@ BaseSubject base_subject(std::string_view raw_subject) {
     while (true) {
       if (!v.empty() && is_wsp(v.back())) {
         v.remove_suffix(1);
-      } else if (v.size() >= 5 && iequals(v.substr(v.size() - 5), "(fwd)")) {
+      } else if (v.size() >= 5 && core::ascii_iequals(v.substr(v.size() - 5), "(fwd)")) {
         v.remove_suffix(5);
         out.reply = true;
       } else {
@@ -325,21 +314,21 @@ Fields read_fields(std::string_view header_block) {
   Fields f;
   mime::for_each_header_field(header_block, [&f](std::string_view name, std::string value) {
     std::optional<std::string>* slot = nullptr;
-    if (iequals(name, "subject")) {
+    if (core::ascii_iequals(name, "subject")) {
       slot = &f.subject;
-    } else if (iequals(name, "from")) {
+    } else if (core::ascii_iequals(name, "from")) {
       slot = &f.from;
-    } else if (iequals(name, "to")) {
+    } else if (core::ascii_iequals(name, "to")) {
       slot = &f.to;
-    } else if (iequals(name, "cc")) {
+    } else if (core::ascii_iequals(name, "cc")) {
       slot = &f.cc;
-    } else if (iequals(name, "date")) {
+    } else if (core::ascii_iequals(name, "date")) {
       slot = &f.date;
-    } else if (iequals(name, "message-id")) {
+    } else if (core::ascii_iequals(name, "message-id")) {
       slot = &f.message_id;
-    } else if (iequals(name, "in-reply-to")) {
+    } else if (core::ascii_iequals(name, "in-reply-to")) {
       slot = &f.in_reply_to;
-    } else if (iequals(name, "references")) {
+    } else if (core::ascii_iequals(name, "references")) {
       slot = &f.references;
     }
     if (slot != nullptr && !*slot) *slot = std::move(value);

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/util/ascii.h"
 #include "core/util/utf7.h"
 
 namespace imap::url {
@@ -14,21 +15,10 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-char upper(char c) {
-  return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (upper(a[i]) != upper(b[i])) return false;
-  }
-  return true;
-}
-
 // Consumes `prefix` (any case) from the front of `s`.
 bool eat(std::string_view& s, std::string_view prefix) {
-  if (s.size() < prefix.size() || !iequals(s.substr(0, prefix.size()), prefix)) return false;
+  if (s.size() < prefix.size() || !core::ascii_iequals(s.substr(0, prefix.size()), prefix))
+    return false;
   s.remove_prefix(prefix.size());
   return true;
 }

@@ -2,20 +2,11 @@
 
 #include <algorithm>
 
+#include "core/util/ascii.h"
+
 namespace lmtp::proto {
 
 namespace {
-
-char upper(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (upper(a[i]) != upper(b[i])) return false;
-  return true;
-}
 
 bool is_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
@@ -209,7 +200,7 @@ std::optional<Command> parse_command(std::string_view line) {
   Command c;
   for (char ch : kw) {
     if (!is_alnum(ch)) return std::nullopt;
-    c.keyword.push_back(upper(ch));
+    c.keyword.push_back(core::ascii_upper(ch));
   }
   if (sp != std::string_view::npos) {
     std::string_view arg = line.substr(sp + 1);
@@ -292,7 +283,8 @@ bool valid_param_value(std::string_view v) {
 PathResult parse_path_arg(std::string_view arg, std::string_view prefix, bool allow_null) {
   PathResult r;
   r.error = PathError::kSyntax;
-  if (arg.size() < prefix.size() || !iequals(arg.substr(0, prefix.size()), prefix)) return r;
+  if (arg.size() < prefix.size() || !core::ascii_iequals(arg.substr(0, prefix.size()), prefix))
+    return r;
   arg.remove_prefix(prefix.size());
   while (!arg.empty() && arg.front() == ' ') arg.remove_prefix(1);
   if (arg.empty() || arg.front() != '<') return r;
@@ -356,7 +348,7 @@ PathResult parse_path_arg(std::string_view arg, std::string_view prefix, bool al
       r.error = PathError::kBadParameter;
       return r;
     }
-    for (char c : key) param.key.push_back(upper(c));
+    for (char c : key) param.key.push_back(core::ascii_upper(c));
     if (eq != std::string_view::npos) {
       std::string_view value = p.substr(eq + 1);
       if (!valid_param_value(value)) {
@@ -391,7 +383,7 @@ std::optional<BdatArg> parse_bdat(std::string_view arg) {
   BdatArg b;
   b.size = *size;
   if (sp != std::string_view::npos) {
-    if (!iequals(arg.substr(sp + 1), "LAST")) return std::nullopt;
+    if (!core::ascii_iequals(arg.substr(sp + 1), "LAST")) return std::nullopt;
     b.last = true;
   }
   return b;

@@ -5,6 +5,8 @@
 #include <array>
 #include <limits>
 
+#include "core/util/ascii.h"
+
 namespace pop3::proto {
 
 // ---------------------------------------------------------------------------
@@ -143,10 +145,6 @@ constexpr std::array<VerbName, 15> kVerbs = {{
     {"UIDL", Verb::kUidl},
 }};
 
-char ascii_upper(char c) {
-  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
 }  // namespace
 
 std::optional<Command> parse_command(std::string_view line) {
@@ -161,7 +159,7 @@ std::optional<Command> parse_command(std::string_view line) {
   for (char c : keyword) {
     // Keywords are printable ASCII (RFC 1939 section 3).
     if (c < 0x21 || c > 0x7e) return std::nullopt;
-    cmd.keyword.push_back(ascii_upper(c));
+    cmd.keyword.push_back(core::ascii_upper(c));
   }
   for (const VerbName& v : kVerbs) {
     if (cmd.keyword == v.name) {
