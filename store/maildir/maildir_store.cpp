@@ -409,7 +409,7 @@ class MailboxImpl final : public Mailbox {
     if (st_->uidvalidity != uidvalidity_) return std::optional<std::vector<uint32_t>>();
     auto r = st_->expunged.since(modseq);
     if (r) {
-      std::erase_if(*r, [this](uint32_t uid) { return in_view(uid); });
+      std::erase_if(*r, [this](uint32_t uid) { return view_pos(uid).has_value(); });
     }
     return r;
   }
@@ -422,20 +422,29 @@ class MailboxImpl final : public Mailbox {
     return *view_;
   }
 
-  // For a change: the entry in this handle's own (unshared) view.
-  MessageMeta* find_view(uint32_t uid) {
+  // Position of `uid` in this handle's view, if it is there.
+  std::optional<size_t> view_pos(uint32_t uid) const {
     const auto& v = *view_;
     auto it = std::lower_bound(v.begin(), v.end(), uid,
                                [](const MessageMeta& m, uint32_t u) { return m.uid < u; });
-    if (it == v.end() || it->uid != uid) return nullptr;
-    return &own_view()[static_cast<size_t>(it - v.begin())];
+    if (it == v.end() || it->uid != uid) return std::nullopt;
+    return static_cast<size_t>(it - v.begin());
   }
 
-  bool in_view(uint32_t uid) const {
-    const auto& v = *view_;
-    auto it = std::lower_bound(v.begin(), v.end(), uid,
-                               [](const MessageMeta& m, uint32_t u) { return m.uid < u; });
-    return it != v.end() && it->uid == uid;
+  // For a change: the entry in this handle's own (unshared) view.
+  MessageMeta* find_view(uint32_t uid) {
+    auto pos = view_pos(uid);
+    return pos ? &own_view()[*pos] : nullptr;
+  }
+
+  // Appends an entry kept from the old view: copied while that view is
+  // shared, moved once it is this handle's own.
+  static void carry(std::vector<MessageMeta>& out, MessageMeta& m, bool shared) {
+    if (shared) {
+      out.push_back(m);
+    } else {
+      out.push_back(std::move(m));
+    }
   }
 
   // Renames a message file (mu and flock held). false when the message is gone.
@@ -487,10 +496,8 @@ class MailboxImpl final : public Mailbox {
         if (view[i].modseq != recs[j].modseq) {
           res->flags_changed.push_back(recs[j].uid);
           nv->push_back(st_->meta(recs[j]));
-        } else if (shared) {
-          nv->push_back(view[i]);
         } else {
-          nv->push_back(std::move(view[i]));
+          carry(*nv, view[i], shared);
         }
         ++i;
         ++j;
@@ -516,12 +523,7 @@ class MailboxImpl final : public Mailbox {
         auto nv = std::make_shared<std::vector<MessageMeta>>();
         nv->reserve(view_->size());
         for (auto& m : *view_) {
-          if (std::binary_search(done->begin(), done->end(), m.uid)) continue;
-          if (shared) {
-            nv->push_back(m);
-          } else {
-            nv->push_back(std::move(m));
-          }
+          if (!std::binary_search(done->begin(), done->end(), m.uid)) carry(*nv, m, shared);
         }
         view_ = std::move(nv);
         hms_ = std::max(hms_, st_->hms);
