@@ -14,14 +14,13 @@ while a workload runs (nothing else on the machine fsyncs meanwhile).
 """
 import asyncio
 import crypt  # deprecated in 3.11 but present; the same libcrypt the servers use
-import functools
 import os
 import signal
-import ssl
 import subprocess
 import time
 from pathlib import Path
 
+from clients import tls_context
 from servers import free_ports
 
 
@@ -99,16 +98,6 @@ class SServer:
         self.proc.wait(timeout=10)
 
 
-@functools.lru_cache(maxsize=None)
-def _ctx():
-    """One client context for the process: making one per connection loads
-    the CA store each time and would bound the handshake rate itself."""
-    c = ssl.create_default_context()
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-
 def tls_bulk_mb_per_s(cert, key, work: Path, total_bytes):
     """MB/s of one TLS stream from s_server to the asyncio client."""
     www = work / "www"
@@ -119,7 +108,7 @@ def tls_bulk_mb_per_s(cert, key, work: Path, total_bytes):
     srv = SServer(cert, key, www)
 
     async def fetch():
-        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port, ssl=_ctx(),
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port, ssl=tls_context(),
                                                        limit=1 << 22)
         writer.write(b"GET /blob HTTP/1.0\r\n\r\n")
         t0 = time.perf_counter()
@@ -150,7 +139,7 @@ def tls_handshakes_per_s(cert, key, seconds=3.0, concurrency=8):
             nonlocal n
             while time.time() < deadline:
                 try:
-                    _, w = await asyncio.open_connection("127.0.0.1", srv.port, ssl=_ctx())
+                    _, w = await asyncio.open_connection("127.0.0.1", srv.port, ssl=tls_context())
                     w.close()
                     n += 1
                 except (OSError, ConnectionError):
