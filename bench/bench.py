@@ -286,7 +286,7 @@ def idle_worker(port, users, source, hold, ready_q, go_q):
         async def listen(c, u):
             try:
                 while True:
-                    line = await c.reader.readline()
+                    line = await c.readline()
                     if not line:
                         return
                     if line.startswith(b"* ") and line.rstrip().endswith(b"EXISTS"):
