@@ -3,6 +3,7 @@
 // message after another, from store-pool steps of about 256 KiB each.
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -39,6 +40,7 @@ struct FetchJob {
   std::unique_ptr<store::MessageStream> stream;
   std::unique_ptr<fetch::StreamReader> reader;
   std::unique_ptr<fetch::FetchWriter> writer;
+  std::optional<fetch::MetaItems> meta_only;  // set when no attribute needs the message
   fetch::Problem problem = fetch::Problem::kNone;
   size_t unreadable = 0;
   size_t vanished_meanwhile = 0;       // expunged by another session, file gone
@@ -68,8 +70,9 @@ void mark_seen(Session& s, FetchJob& job) {
   job.seen_set.insert(r->begin(), r->end());
 }
 
-// Starts the writer of the next message; false when none is left.
-bool next_message(Session& s, FetchJob& job) {
+// The next message to answer, with its options (current_uid set); null
+// when none is left.
+const store::MessageMeta* next_meta(Session& s, FetchJob& job, fetch::Options* o) {
   Selected& sel = s.selected();
   while (job.next < job.uids.size()) {
     uint32_t uid = job.uids[job.next++];
@@ -79,18 +82,28 @@ bool next_message(Session& s, FetchJob& job) {
       ++job.vanished_meanwhile;
       continue;
     }
-    fetch::Options o;
-    o.seq = seq;
-    o.uid = job.uid_command;
-    o.flags = job.seen_set.count(uid) > 0;
-    o.modseq = job.modseq || (job.condstore && o.flags);
-    o.recent = !job.rev2 && sel.recent.count(uid) > 0;
-    o.utf8 = job.utf8;
+    o->seq = seq;
+    o->uid = job.uid_command;
+    o->flags = !job.seen_set.empty() && job.seen_set.count(uid) > 0;
+    o->modseq = job.modseq || (job.condstore && o->flags);
+    o->recent = !job.rev2 && sel.recent.count(uid) > 0;
+    o->utf8 = job.utf8;
+    job.current_uid = uid;
+    return m;
+  }
+  return nullptr;
+}
+
+// Starts the writer of the next message; false when none is left.
+bool next_message(Session& s, FetchJob& job) {
+  Selected& sel = s.selected();
+  fetch::Options o;
+  while (const store::MessageMeta* m = next_meta(s, job, &o)) {
     job.writer.reset();
     job.reader.reset();
     job.stream.reset();
     if (job.needs_message) {
-      auto opened = sel.mailbox->open_message(uid);
+      auto opened = sel.mailbox->open_message(job.current_uid);
       if (opened) {
         job.stream = std::move(*opened);
         job.reader = std::make_unique<fetch::StreamReader>(*job.stream);
@@ -103,11 +116,10 @@ bool next_message(Session& s, FetchJob& job) {
       } else {
         core::log::error("imap_fetch_open_failed", {{"session", s.id()},
                                                     {"mailbox", sel.name},
-                                                    {"uid", uid},
+                                                    {"uid", job.current_uid},
                                                     {"error", opened.error().message}});
       }
     }
-    job.current_uid = uid;
     job.writer = std::make_unique<fetch::FetchWriter>(*m, job.atts, o, job.reader.get());
     return true;
   }
@@ -180,6 +192,16 @@ bool fetch_step(Session& s, FetchJob& job, std::string& out) {
     if (job.mark_seen) mark_seen(s, job);
   }
   const size_t start = out.size();
+  if (job.meta_only) {
+    // Nothing to read: no writer per message.
+    fetch::Options o;
+    while (out.size() - start < fetch::kStepBytes) {
+      const store::MessageMeta* m = next_meta(s, job, &o);
+      if (m == nullptr) return false;
+      job.meta_only->write(out, *m, o);
+    }
+    return true;
+  }
   while (out.size() - start < fetch::kStepBytes) {
     if (!job.writer && !next_message(s, job)) return false;
     bool more = job.writer->write(out, fetch::kStepBytes - (out.size() - start));
@@ -242,6 +264,7 @@ void cmd_fetch(Session& s, const proto::Command& c) {
     seen = seen || fetch::sets_seen(a);
     job->needs_message = job->needs_message || fetch::needs_message(a);
   }
+  if (!job->needs_message) job->meta_only.emplace(job->atts);
   Selected& sel = s.selected();
   job->mark_seen = seen && !sel.read_only;
   job->uids.reserve(uids.size());

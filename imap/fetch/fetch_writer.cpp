@@ -505,6 +505,70 @@ mime::SectionText section_text(proto::Section::Text t) {
 
 // --- the writer ---------------------------------------------------------------------
 
+namespace {
+
+// Writes an attribute that needs only the message's metadata; false (and
+// nothing written) for one that needs the stored bytes.
+bool write_meta_item(const proto::FetchAtt& att, const store::MessageMeta& m, const Options& o,
+                     std::string& out) {
+  switch (att.kind) {
+    case K::kUid:
+      out += "UID ";
+      write_number(out, m.uid);
+      return true;
+    case K::kFlags: {
+      out += "FLAGS ";
+      uint32_t flags = m.flags & store::kAllFlags;
+      if (o.recent) flags |= proto::kFlagRecent;
+      proto::write_flag_list(out, flags, m.keywords);
+      return true;
+    }
+    case K::kInternalDate:
+      out += "INTERNALDATE ";
+      proto::write_date_time(out, m.internal_date, 0);
+      return true;
+    case K::kRfc822Size:
+      out += "RFC822.SIZE ";
+      write_number(out, m.size);
+      return true;
+    case K::kModSeq:
+      out += "MODSEQ (";
+      write_number(out, m.modseq);
+      out += ')';
+      return true;
+    case K::kSaveDate:
+      out += "SAVEDATE ";
+      if (m.save_date == 0) {
+        out += "NIL";
+      } else {
+        proto::write_date_time(out, m.save_date, 0);
+      }
+      return true;
+    case K::kEmailId:
+      out += "EMAILID ";
+      if (m.email_id.empty()) {
+        out += "NIL";
+      } else {
+        out += '(';
+        out += m.email_id;
+        out += ')';
+      }
+      return true;
+    case K::kThreadId:
+      out += "THREADID NIL";  // Roost computes no threads (RFC 8474 5.2)
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool requested(const std::vector<proto::FetchAtt>& atts, K kind) {
+  return std::any_of(atts.begin(), atts.end(),
+                     [&](const proto::FetchAtt& a) { return a.kind == kind; });
+}
+
+}  // namespace
+
 struct FetchWriter::Impl {
   store::MessageMeta meta;
   const std::vector<proto::FetchAtt>& atts;
@@ -525,10 +589,7 @@ struct FetchWriter::Impl {
   Impl(const store::MessageMeta& m, const std::vector<proto::FetchAtt>& a, Options o, Reader* r)
       : meta(m), atts(a), opt(o), reader(r) {}
 
-  bool requested(K kind) const {
-    return std::any_of(atts.begin(), atts.end(),
-                       [&](const proto::FetchAtt& a) { return a.kind == kind; });
-  }
+  bool requested(K kind) const { return fetch::requested(atts, kind); }
 
   void plan_items() {
     extra.reserve(3);
@@ -670,52 +731,17 @@ struct FetchWriter::Impl {
 
   // Writes one item; a section's data is left to `active`.
   void write_item(const proto::FetchAtt& att, std::string& out) {
+    if (write_meta_item(att, meta, opt, out)) return;
     switch (att.kind) {
       case K::kUid:
-        out += "UID ";
-        write_number(out, meta.uid);
-        return;
-      case K::kFlags: {
-        out += "FLAGS ";
-        uint32_t flags = meta.flags & store::kAllFlags;
-        if (opt.recent) flags |= proto::kFlagRecent;
-        proto::write_flag_list(out, flags, meta.keywords);
-        return;
-      }
+      case K::kFlags:
       case K::kInternalDate:
-        out += "INTERNALDATE ";
-        proto::write_date_time(out, meta.internal_date, 0);
-        return;
       case K::kRfc822Size:
-        out += "RFC822.SIZE ";
-        write_number(out, meta.size);
-        return;
       case K::kModSeq:
-        out += "MODSEQ (";
-        write_number(out, meta.modseq);
-        out += ')';
-        return;
       case K::kSaveDate:
-        out += "SAVEDATE ";
-        if (meta.save_date == 0) {
-          out += "NIL";
-        } else {
-          proto::write_date_time(out, meta.save_date, 0);
-        }
-        return;
       case K::kEmailId:
-        out += "EMAILID ";
-        if (meta.email_id.empty()) {
-          out += "NIL";
-        } else {
-          out += '(';
-          out += meta.email_id;
-          out += ')';
-        }
-        return;
       case K::kThreadId:
-        out += "THREADID NIL";  // Roost computes no threads (RFC 8474 5.2)
-        return;
+        return;  // written above
       case K::kPreview:
         out += "PREVIEW ";
         proto::write_string(out, preview(), opt.utf8);
@@ -812,6 +838,36 @@ Problem FetchWriter::problem() const {
 
 bool FetchWriter::read_failed() const {
   return impl_->failed;
+}
+
+MetaItems::MetaItems(const std::vector<proto::FetchAtt>& atts) : atts_(atts) {
+  uid_ = requested(atts, K::kUid);
+  flags_ = requested(atts, K::kFlags);
+  modseq_ = requested(atts, K::kModSeq);
+  for (const proto::FetchAtt& a : atts) all_ = all_ && !needs_message(a);
+}
+
+void MetaItems::write(std::string& out, const store::MessageMeta& m, const Options& o) const {
+  out += "* ";
+  write_number(out, o.seq);
+  out += " FETCH (";
+  const size_t open = out.size();
+  auto item = [&](const proto::FetchAtt& a) {
+    if (out.size() != open) out += ' ';
+    write_meta_item(a, m, o, out);
+  };
+  auto att = [](K kind) {
+    proto::FetchAtt a;
+    a.kind = kind;
+    return a;
+  };
+  static const proto::FetchAtt kUid = att(K::kUid), kFlags = att(K::kFlags),
+                               kModSeq = att(K::kModSeq);
+  if (o.uid && !uid_) item(kUid);
+  for (const proto::FetchAtt& a : atts_) item(a);
+  if (o.flags && !flags_) item(kFlags);
+  if (o.modseq && !modseq_) item(kModSeq);
+  out += ")\r\n";
 }
 
 }  // namespace imap::fetch

@@ -126,4 +126,23 @@ class FetchWriter {
   std::unique_ptr<Impl> impl_;
 };
 
+// The response of a FETCH whose attributes all come from the metadata
+// (FLAGS, UID, MODSEQ, RFC822.SIZE, INTERNALDATE, ...): what FetchWriter
+// writes for them, without its per-message set-up. A resync of a big
+// mailbox ("FETCH 1:* (UID FLAGS)") is this, message after message.
+class MetaItems {
+ public:
+  // `atts` must outlive this.
+  explicit MetaItems(const std::vector<proto::FetchAtt>& atts);
+  // Whether every attribute is one of those.
+  bool all() const { return all_; }
+  // Appends "* n FETCH (...)\r\n" as FetchWriter would. all() must hold.
+  void write(std::string& out, const store::MessageMeta& meta, const Options& options) const;
+
+ private:
+  const std::vector<proto::FetchAtt>& atts_;
+  bool uid_ = false, flags_ = false, modseq_ = false;  // requested
+  bool all_ = true;
+};
+
 }  // namespace imap::fetch
