@@ -204,6 +204,7 @@ listeners:
 {lmtp}store:
   backend: maildir
   path: mail/{{domain}}/{{user}}
+  exclusive: true  # only Roost writes these Maildirs, as Dovecot's maildir_very_dirty_syncs
 limits:
   connections_per_ip: 100000
   connections_per_user_ip: 100000

@@ -311,6 +311,11 @@ struct MaildirOptions {
   // Where index files (a cache) live, absolute; e.g. "<state_dir>/index".
   std::string index_dir;
   bool fsync = true;  // tests may turn it off for speed; production never
+  // Only Roost changes these Maildirs (store.exclusive): after its own
+  // renames it trusts cur/'s timestamp instead of listing cur/ again. New
+  // mail dropped into new/ by others is still found; a file renamed by an
+  // outside tool is found when Roost next looks for it.
+  bool exclusive = false;
   // How long expunged UIDs are remembered for QRESYNC (limits.expunge_memory);
   // 0 remembers nothing across reloads.
   int64_t expunge_memory_seconds = 30 * 86400;

@@ -538,6 +538,7 @@ int cmd_mailbox(const std::vector<std::string>& in) {
   options.path_template = cfg->store.path;
   options.index_dir = (fs::path(cfg->server.state_dir) / "index").string();
   options.fsync = cfg->store.fsync;
+  options.exclusive = cfg->store.exclusive;
   options.expunge_memory_seconds =
       std::chrono::duration_cast<std::chrono::seconds>(cfg->limits.expunge_memory).count();
 

@@ -464,6 +464,7 @@ int cmd_deliver(const std::vector<std::string>& args) {
   options.path_template = cfg.store.path;
   options.index_dir = (fs::path(cfg.server.state_dir) / "index").string();
   options.fsync = cfg.store.fsync;
+  options.exclusive = cfg.store.exclusive;
   std::unique_ptr<store::Store> st = store::make_maildir_store(options);
   if (!st) {
     std::cerr << "roost: cannot open the message store\n";

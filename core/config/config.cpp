@@ -1302,6 +1302,8 @@ void read_store(Reader& r, const YAML::Node& node, int line, StoreSettings& s) {
       }
     } else if (key == "fsync") {
       if (auto b = r.boolean(v, l, p)) s.fsync = *b;
+    } else if (key == "exclusive") {
+      if (auto b = r.boolean(v, l, p)) s.exclusive = *b;
     } else {
       r.unknown_key("store", key, l);
     }

@@ -98,8 +98,8 @@ struct Limits {
   uint32_t store_workers = 4;          // store I/O threads
   uint32_t auth_queue = 256;           // pending hash checks before "try later"
   Duration auth_cache_ttl = std::chrono::seconds(60);
-  uint64_t output_buffer = 256 * 1024;                // per connection, before reading pauses
-  uint64_t proxy_header_max = 4096;  // PROXY protocol header (proxy_protocol listeners)
+  uint64_t output_buffer = 256 * 1024;  // per connection, before reading pauses
+  uint64_t proxy_header_max = 4096;     // PROXY protocol header (proxy_protocol listeners)
   // quota_status listener (Postfix policy protocol): one "name=value" line,
   // one request (docs/QUOTA.md).
   uint64_t quota_status_line = 4096;
@@ -223,6 +223,7 @@ struct StoreSettings {
   std::string backend = "maildir";  // maildir | memory
   std::string path;                 // template with {domain} and {user}, absolute
   bool fsync = true;                // extension: only tests turn it off
+  bool exclusive = false;           // extension: only Roost changes the Maildirs
 };
 
 struct Config {

@@ -111,11 +111,14 @@ std::unique_ptr<store::Store> make_store(const config::Config& cfg) {
   o.path_template = cfg.store.path;
   o.index_dir = (fs::path(cfg.server.state_dir) / "index").string();
   o.fsync = cfg.store.fsync;
+  o.exclusive = cfg.store.exclusive;
   return store::make_maildir_store(o);
 }
 
 // systemd Type=notify (libsystemd's sd_notify; a no-op without $NOTIFY_SOCKET).
-void notify_systemd(const char* state) { sd_notify(0, state); }
+void notify_systemd(const char* state) {
+  sd_notify(0, state);
+}
 
 // Brackets a reload for systemd: RELOADING=1 with the monotonic time (systemd
 // 253+ matches it against its own clock; 252 ignores it), then READY=1 and a
@@ -124,10 +127,10 @@ class ReloadNotice {
  public:
   ReloadNotice() {
     // steady_clock is CLOCK_MONOTONIC on Linux, the clock systemd means.
-    const auto usec = static_cast<unsigned long long>(
-        std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now().time_since_epoch())
-            .count());
+    const auto usec =
+        static_cast<unsigned long long>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::steady_clock::now().time_since_epoch())
+                                            .count());
     sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading", usec);
   }
   ~ReloadNotice() { sd_notifyf(0, "READY=1\nSTATUS=%s", status_.c_str()); }

@@ -535,14 +535,23 @@ Result<bool> MailboxState::refresh_locked(FileLock& lock, bool force_cur_scan, b
     uidnext = std::max(uidnext, floor);
   }
   int64_t now = now_seconds();
-  bool do_cur = rebuild || force_cur_scan || others || !c.same_dir_state(cur_stamp) ||
-                (!cur_stamp.settled && now - last_cur_scan_ >= kRescanSeconds);
+  bool same_cur = c.same_dir_state(cur_stamp);
+  bool do_cur = rebuild || force_cur_scan || others || !same_cur ||
+                (!cur_stamp.settled && !cur_own_ && now - last_cur_scan_ >= kRescanSeconds);
+  if (!do_cur && cur_own_ && c.settled) {
+    // Only Roost changes this Maildir and nothing did since its own change:
+    // the stamp is trusted as if cur/ had been listed.
+    cur_own_ = false;
+    cur_stamp = c;
+    dirty = true;
+  }
   bool do_new = !new_known || !new_stamp.settled || !n.same_dir_state(new_stamp);
   bool touched_cur = false;
   members_changed_ = false;
   if (do_cur) {
     load_keywords();
     last_cur_scan_ = now;
+    cur_own_ = false;
     auto r = scan_cur(rebuild, &touched_cur);
     if (!r) return r;
     changed = changed || *r;
@@ -776,8 +785,11 @@ void MailboxState::after_own_change(FileLock& lock, bool sync_dir) {
     cur_stamp = c;
   }
   // Changes by others in the same tick as ours would not show in the mtime:
-  // the next refresh lists cur/ again.
+  // the next refresh lists cur/ again. Other Roost processes show in the
+  // lock's sequence; with store.exclusive nobody else changes cur/, so a
+  // refresh that finds this same stamp once it settled need not list it.
   cur_stamp.settled = false;
+  cur_own_ = opts().exclusive && seq_ == seq + 1;
 }
 
 bool MailboxState::write_index_locked() {

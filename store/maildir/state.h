@@ -196,13 +196,15 @@ class MailboxState {
   Result<void> write_uids(uint32_t validity, uint32_t next);
   bool write_index_locked();
 
-  uint64_t scan_ms_ = 0;
+  uint64_t scan_ms_ = 0;  // modseq shared by every change found in one refresh
   // Set by scan_cur when files came or went (not just renames): if no other
   // Roost process changed cur/, an outside tool did, and maildirsize is stale.
   bool members_changed_ = false;
-  uint64_t seq_ = 0;  // change sequence of the lock file last seen
-  int64_t last_cur_scan_ =
-      0;  // when cur/ was last listed  // modseq shared by every change found in one refresh
+  uint64_t seq_ = 0;           // change sequence of the lock file last seen
+  int64_t last_cur_scan_ = 0;  // when cur/ was last listed
+  // MaildirOptions::exclusive: cur_stamp is unsettled only because of
+  // Roost's own change, which needs no listing to be known.
+  bool cur_own_ = false;
 };
 
 }  // namespace store::maildir

@@ -237,6 +237,7 @@ TEST_CASE("extension keys") {
 store:
   backend: memory
   fsync: false
+  exclusive: true
 limits:
   auth_failures_per_ip: 7
   bad_commands: 3
@@ -258,6 +259,7 @@ policy:
   CHECK(c.server.workers == 3);
   CHECK(c.store.backend == "memory");
   CHECK_FALSE(c.store.fsync);
+  CHECK(c.store.exclusive);
   CHECK(c.limits.auth_failures_per_ip == 7);
   CHECK(c.limits.bad_commands == 3);
   CHECK(c.limits.auth_workers == 1);

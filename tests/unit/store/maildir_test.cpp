@@ -614,3 +614,47 @@ TEST_CASE("maildir: a closed mailbox stays loaded within the mailbox cache") {
   }
   set_mailbox_cache_limit(old_limit);
 }
+
+TEST_CASE("maildir: store.exclusive trusts cur/ after Roost's own changes") {
+  // Two accounts' stores, one promising that only Roost changes its Maildir.
+  TempDir t_shared, t_excl;
+  auto shared = make(t_shared);
+  auto excl = make_maildir_store(
+      {t_excl.path + "/mail/{domain}/{user}", t_excl.path + "/index", false, true});
+  auto a_shared = account(*shared);
+  auto a_excl = account(*excl);
+  for (int i = 0; i < 3; ++i) {
+    append(*a_shared, "INBOX", "Subject: m\r\n\r\nbody\r\n");
+    append(*a_excl, "INBOX", "Subject: m\r\n\r\nbody\r\n");
+  }
+  auto mb_shared = open(*a_shared, "INBOX");
+  auto mb_excl = open(*a_excl, "INBOX");
+  FlagChange seen{FlagOp::kAdd, kSeen, {}, 0};
+  REQUIRE(mb_shared->store_flags(std::vector<uint32_t>{1}, seen).ok());
+  REQUIRE(mb_excl->store_flags(std::vector<uint32_t>{1}, seen).ok());
+  // Past kSettleSeconds: the stamps taken after those changes are settled.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+
+  auto scans = counters().cur_scans;
+  REQUIRE(mb_shared->sync().ok());
+  CHECK(counters().cur_scans == scans + 1);  // an outside tool might have changed it meanwhile
+  REQUIRE(mb_excl->sync().ok());
+  CHECK(counters().cur_scans == scans + 1);  // trusted: nobody else changes it
+  REQUIRE(mb_excl->sync().ok());
+  CHECK(counters().cur_scans == scans + 1);
+
+  // A rename in a later tick still shows in the mtime and is seen.
+  std::string root = t_excl.path + "/mail/example.com/alice/cur/";
+  auto cur = list(root);
+  REQUIRE(cur.size() == 3);
+  std::string victim;
+  for (const auto& n : cur) {
+    if (n.find(",U=2:") != std::string::npos) victim = n;
+  }
+  REQUIRE(!victim.empty());
+  fs::rename(root + victim, root + victim + "F");
+  auto r = sync_until(*mb_excl, [](const SyncResult& s) { return !s.flags_changed.empty(); });
+  REQUIRE(r.flags_changed.size() == 1);
+  CHECK(r.flags_changed[0] == 2);
+  CHECK((mb_excl->messages()[1].flags & kFlagged) != 0);
+}
