@@ -111,9 +111,8 @@ void Connection::start(std::shared_ptr<Session> session, std::shared_ptr<tls::Co
   keep->on_start();
 }
 
-void Connection::expect_proxy_header(
-    size_t max_length, std::chrono::milliseconds timeout,
-    std::function<void(Connection&, const proxy::Header&)> done) {
+void Connection::expect_proxy_header(size_t max_length, std::chrono::milliseconds timeout,
+                                     std::function<void(Connection&, const proxy::Header&)> done) {
   if (closed_) return;
   proxy_pending_ = true;
   proxy_max_ = max_length;
@@ -380,6 +379,7 @@ void Connection::on_write(uv_write_t* req, int status) {
     return;
   }
   c->update_reading();
+  if (c->queued_out_ == 0 && c->tls_) c->tls_->release_buffers();
   if (c->blocked_notified_ && c->queued_out_ <= c->high_water_ / 2) {
     c->blocked_notified_ = false;
     if (auto s = c->session_) s->on_drained();

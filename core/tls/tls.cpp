@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/bn.h>
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -403,6 +404,36 @@ void Engine::take_ciphertext(std::string* out) {
     got += static_cast<size_t>(r);
   }
   out->resize(base + got);
+}
+
+namespace {
+
+// A new, empty memory BIO in place of `bio` when `bio` is empty but holds a
+// buffer; null otherwise (or when out of memory).
+BIO* smaller_bio(BIO* bio) {
+  if (BIO_ctrl_pending(bio) != 0) return nullptr;
+  BUF_MEM* mem = nullptr;
+  BIO_get_mem_ptr(bio, &mem);
+  if (mem == nullptr || mem->max == 0) return nullptr;
+  BIO* fresh = BIO_new(BIO_s_mem());
+  if (fresh != nullptr) BIO_set_mem_eof_return(fresh, -1);
+  return fresh;
+}
+
+}  // namespace
+
+void Engine::release_buffers() {
+  if (ssl_ == nullptr || failed_) return;
+  SSL* ssl = as_ssl(ssl_);
+  if (BIO* in = smaller_bio(as_bio(in_bio_))) {
+    SSL_set0_rbio(ssl, in);  // frees the old one
+    in_bio_ = in;
+  }
+  if (BIO* out = smaller_bio(as_bio(out_bio_))) {
+    SSL_set0_wbio(ssl, out);
+    out_bio_ = out;
+  }
+  pending_plain_.shrink_to_fit();
 }
 
 void Engine::start() {

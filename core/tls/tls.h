@@ -58,6 +58,13 @@ class Engine {
   // encrypted data, alerts).
   void take_ciphertext(std::string* out);
 
+  // Gives back what the two memory BIOs grew to (the handshake's records, a
+  // big FETCH or APPEND) once they are empty, so that an idle connection
+  // holds no ciphertext buffer (with SSL_MODE_RELEASE_BUFFERS, OpenSSL's own
+  // record buffers go too). Called whenever everything written was sent:
+  // two small allocations against about 2.5 KiB kept per idle connection.
+  void release_buffers();
+
   // Starts a client handshake (no-op for servers, which wait for ClientHello).
   void start();
   // Sends close_notify.
@@ -69,14 +76,14 @@ class Engine {
   const std::string& error() const { return error_; }
   std::string version() const;  // "TLSv1.3"
   std::string cipher() const;
-  std::string sni() const;      // server name the client asked for
+  std::string sni() const;  // server name the client asked for
 
  private:
   void pump();
   std::shared_ptr<Context> ctx_;
-  void* ssl_ = nullptr;     // SSL*
-  void* in_bio_ = nullptr;  // BIO* ciphertext from the peer
-  void* out_bio_ = nullptr; // BIO* ciphertext to the peer
+  void* ssl_ = nullptr;        // SSL*
+  void* in_bio_ = nullptr;     // BIO* ciphertext from the peer
+  void* out_bio_ = nullptr;    // BIO* ciphertext to the peer
   std::string pending_plain_;  // written before the handshake finished
   std::string plain_in_;       // decrypted, not yet taken by read_plain()
   bool busy_ = false;          // inside pump(): re-entrant calls only queue

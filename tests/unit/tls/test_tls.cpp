@@ -443,6 +443,38 @@ TEST_CASE("large transfer, 1 MiB each way") {
   CHECK(read_all(client) == expect);
 }
 
+TEST_CASE("released buffers: the stream goes on after every release") {
+  auto sctx = server_ctx();
+  auto cctx = client_ctx();
+  Engine server(sctx, Engine::Role::kServer);
+  Engine client(cctx, Engine::Role::kClient, "localhost");
+  handshake(client, server);
+  REQUIRE(server.handshake_done());
+  server.release_buffers();  // after the handshake, as an idle connection
+  client.release_buffers();
+  for (int round = 0; round < 20; ++round) {
+    CAPTURE(round);
+    // Sizes from one byte to several records, both ways.
+    std::string up = pattern(1u << (round % 18), static_cast<unsigned>(round));
+    std::string down = pattern(3u << (round % 17), static_cast<unsigned>(round + 100));
+    CHECK(client.write_plain(up));
+    CHECK(server.write_plain(down));
+    // Released halfway as well: only empty buffers are given back.
+    move(client, server, 1000);
+    server.release_buffers();
+    shuttle(client, server, 4096);
+    server.release_buffers();
+    client.release_buffers();
+    CHECK(read_all(server) == up);
+    CHECK(read_all(client) == down);
+    CHECK_FALSE(server.failed());
+    CHECK_FALSE(client.failed());
+  }
+  server.shutdown();
+  shuttle(client, server);
+  CHECK(client.peer_closed());
+}
+
 TEST_CASE("close_notify both ways") {
   auto sctx = server_ctx();
   auto cctx = client_ctx();
