@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -76,7 +77,10 @@ TEST_CASE("objects: save date and EMAILID on append, copy and move") {
     int64_t before = static_cast<int64_t>(std::time(nullptr));
     uint32_t u1 = add(a, "INBOX", kMsg, 1000000000);  // internal date in 2001
     uint32_t u2 = add(a, "INBOX", kMsg);
-    int64_t after = static_cast<int64_t>(std::time(nullptr));
+    // The fine clock: time() may lag a file's timestamp by a tick.
+    int64_t after = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
     MessageMeta m1 = meta_of(a, "INBOX", u1);
     MessageMeta m2 = meta_of(a, "INBOX", u2);
     // The save date is when it was put here, not the internal date.
