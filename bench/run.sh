@@ -2,7 +2,7 @@
 # Roost against Dovecot on this machine, in one run: installs what it needs
 # (Dovecot, matplotlib) from Debian, builds Roost in release mode, generates
 # the corpus once, and writes bench/results/<date>.{json,md,png}.
-#   bench/run.sh                 # the full run (5 rounds; about 50 minutes)
+#   bench/run.sh                 # the full run (5 rounds; about 55 minutes)
 #   bench/run.sh --quick         # a small smoke run (minutes)
 #   bench/run.sh --only pop3_retr_tls,idle_tls --rounds 7
 set -euo pipefail
