@@ -844,7 +844,6 @@ MetaItems::MetaItems(const std::vector<proto::FetchAtt>& atts) : atts_(atts) {
   uid_ = requested(atts, K::kUid);
   flags_ = requested(atts, K::kFlags);
   modseq_ = requested(atts, K::kModSeq);
-  for (const proto::FetchAtt& a : atts) all_ = all_ && !needs_message(a);
 }
 
 void MetaItems::write(std::string& out, const store::MessageMeta& m, const Options& o) const {

@@ -132,17 +132,15 @@ class FetchWriter {
 // mailbox ("FETCH 1:* (UID FLAGS)") is this, message after message.
 class MetaItems {
  public:
-  // `atts` must outlive this.
+  // `atts` must outlive this; none of them may need the message
+  // (needs_message() false for each).
   explicit MetaItems(const std::vector<proto::FetchAtt>& atts);
-  // Whether every attribute is one of those.
-  bool all() const { return all_; }
-  // Appends "* n FETCH (...)\r\n" as FetchWriter would. all() must hold.
+  // Appends "* n FETCH (...)\r\n" as FetchWriter would.
   void write(std::string& out, const store::MessageMeta& meta, const Options& options) const;
 
  private:
   const std::vector<proto::FetchAtt>& atts_;
   bool uid_ = false, flags_ = false, modseq_ = false;  // requested
-  bool all_ = true;
 };
 
 }  // namespace imap::fetch
