@@ -3,9 +3,11 @@
 #include "store/store.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include "core/util/ascii.h"
+#include "core/util/header_fields.h"
 #include "core/util/utf7.h"
 #include "store/store_util.h"
 
@@ -228,6 +230,66 @@ std::string make_uidl(uint32_t uidvalidity, uint32_t uid) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%x.%x", uidvalidity, uid);
   return buf;
+}
+
+// --- Header cache --------------------------------------------------------------------
+
+bool is_cached_header_field(std::string_view name) {
+  // Lower case. What IMAP clients fetch to list a mailbox (ENVELOPE, and the
+  // HEADER.FIELDS lists of Thunderbird, mutt, Apple Mail and K-9), what
+  // SORT and THREAD read, and the usual SEARCH header keys.
+  static constexpr std::array<std::string_view, 23> kFields = {
+      "bcc",          "cc",          "content-description",
+      "content-type", "date",        "from",
+      "importance",   "in-reply-to", "lines",
+      "list-id",      "list-post",   "message-id",
+      "newsgroups",   "priority",    "references",
+      "reply-to",     "sender",      "subject",
+      "to",           "x-label",     "x-original-to",
+      "x-priority",   "x-spam-flag"};
+  for (std::string_view f : kFields) {
+    if (core::ascii_iequals(f, name)) return true;
+  }
+  return false;
+}
+
+std::string cached_header_fields(std::string_view header_block) {
+  return core::filter_header_fields(header_block, is_cached_header_field);
+}
+
+std::optional<std::string> read_header_block(MessageStream& stream, size_t limit) {
+  constexpr size_t kChunk = 16 * 1024;
+  std::string buf;
+  size_t scanned = 0;  // no blank line ends before here
+  while (true) {
+    if (buf.starts_with("\n") || buf.starts_with("\r\n")) return std::string();
+    for (size_t pos = buf.find('\n', scanned > 2 ? scanned - 2 : 0); pos != std::string::npos;
+         pos = buf.find('\n', pos + 1)) {
+      if (pos + 1 < buf.size() && buf[pos + 1] == '\n') return buf.substr(0, pos + 2);
+      if (pos + 2 < buf.size() && buf[pos + 1] == '\r' && buf[pos + 2] == '\n') {
+        return buf.substr(0, pos + 3);
+      }
+    }
+    scanned = buf.size();
+    if (buf.size() >= limit) return std::nullopt;
+    const size_t old = buf.size();
+    buf.resize(old + std::min(kChunk, limit - old));
+    auto r = stream.read(buf.data() + old, buf.size() - old);
+    if (!r) return std::nullopt;
+    buf.resize(old + *r);
+    if (*r == 0) return buf;  // no blank line: the whole message is its header
+  }
+}
+
+std::vector<std::optional<std::string>> Mailbox::cached_headers(std::span<const uint32_t> uids) {
+  std::vector<std::optional<std::string>> out(uids.size());
+  for (size_t i = 0; i < uids.size(); ++i) {
+    auto s = open_message(uids[i]);
+    if (!s) continue;
+    auto h = read_header_block(**s, kMaxHeaderScan);
+    if (h) out[i] = cached_header_fields(*h);
+  }
+  return out;
 }
 
 }  // namespace store

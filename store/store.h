@@ -216,6 +216,15 @@ class Mailbox {
     return std::optional<std::vector<uint32_t>>();
   }
 
+  // The header fields a client lists a mailbox by (is_cached_header_field),
+  // for each UID in order: cached_header_fields() of the message's header.
+  // nullopt where the caller has to read the message itself: a UID not in
+  // the mailbox, a message that cannot be read, a header longer than
+  // kMaxHeaderScan. The Maildir backend keeps them in a per-mailbox cache
+  // file (docs/STORE.md, "Header cache"), so that a message's file is read
+  // for them once; the default reads every message each time.
+  virtual std::vector<std::optional<std::string>> cached_headers(std::span<const uint32_t> uids);
+
   // Registers interest in changes; replaces any earlier callback; empty clears.
   virtual void on_change(ChangeCallback cb) = 0;
 
@@ -325,6 +334,26 @@ std::unique_ptr<Store> make_maildir_store(const MaildirOptions& options);
 std::unique_ptr<Store> make_memory_store();
 // The same, remembering expunged UIDs this long (seconds) for QRESYNC.
 std::unique_ptr<Store> make_memory_store(int64_t expunge_memory_seconds);
+
+// --- Header cache ---------------------------------------------------------------
+
+// A header is read this far, at most, to answer Mailbox::cached_headers().
+inline constexpr size_t kMaxHeaderScan = 256 * 1024;
+
+// Whether a header field (any case) is one Mailbox::cached_headers() keeps:
+// those that build an IMAP envelope, thread and sort a mailbox and show a
+// message list (Date, Subject, From, Sender, Reply-To, To, Cc, Bcc,
+// In-Reply-To, Message-ID, References, Content-Type, priority and list
+// fields). The list is in docs/STORE.md.
+bool is_cached_header_field(std::string_view name);
+// The lines of the cached fields of a header block, in their order, with
+// their continuation lines, CRLF line ends and the closing blank line
+// (core::filter_header_fields).
+std::string cached_header_fields(std::string_view header_block);
+// A message's header block from its start through the blank line that ends
+// it (the whole message if none does); nullopt on a read error or when no
+// blank line comes within `limit` bytes of a longer message.
+std::optional<std::string> read_header_block(MessageStream& stream, size_t limit);
 
 // Validates a UTF-8 mailbox name (no empty components, no "." or "..", no
 // control characters, no leading/trailing '/', at most 255 bytes per component

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,9 @@ struct FetchJob {
   bool condstore = false;      // CONDSTORE on: MODSEQ wherever FLAGS changed
   bool mark_seen = false;      // some attribute sets \Seen and the mailbox is writable
   bool needs_message = false;  // some attribute needs the stored bytes
+  // ... but only cached header fields: the store's header cache answers,
+  // a batch of messages per store call.
+  bool from_cache = false;
   bool rev2 = false;
   proto::Utf8Mode utf8 = proto::Utf8Mode::kOff;
 
@@ -38,7 +42,10 @@ struct FetchJob {
   size_t next = 0;
   uint32_t current_uid = 0;
   std::unique_ptr<store::MessageStream> stream;
-  std::unique_ptr<fetch::StreamReader> reader;
+  std::unique_ptr<fetch::Reader> reader;
+  std::vector<std::optional<std::string>> headers;  // from_cache: uids[headers_from...]
+  size_t headers_from = 0;
+  std::string header;  // the one being answered
   std::unique_ptr<fetch::FetchWriter> writer;
   std::optional<fetch::MetaItems> meta_only;  // set when no attribute needs the message
   fetch::Problem problem = fetch::Problem::kNone;
@@ -94,6 +101,25 @@ const store::MessageMeta* next_meta(Session& s, FetchJob& job, fetch::Options* o
   return nullptr;
 }
 
+// Messages whose cached headers one store call fetches.
+constexpr size_t kHeaderBatch = 256;
+
+// With from_cache: the cached header of the current message into job.header,
+// fetching the next batch when needed; false when the store has none for it.
+bool take_cached_header(Session& s, FetchJob& job) {
+  const size_t i = job.next - 1;  // next_meta() has moved past the current one
+  if (i < job.headers_from || i >= job.headers_from + job.headers.size()) {
+    const size_t n = std::min(kHeaderBatch, job.uids.size() - i);
+    job.headers = s.selected().mailbox->cached_headers(std::span(job.uids).subspan(i, n));
+    job.headers_from = i;
+  }
+  std::optional<std::string>& h = job.headers[i - job.headers_from];
+  if (!h) return false;
+  job.header = std::move(*h);
+  h.reset();
+  return true;
+}
+
 // Starts the writer of the next message; false when none is left.
 bool next_message(Session& s, FetchJob& job) {
   Selected& sel = s.selected();
@@ -102,7 +128,9 @@ bool next_message(Session& s, FetchJob& job) {
     job.writer.reset();
     job.reader.reset();
     job.stream.reset();
-    if (job.needs_message) {
+    if (job.from_cache && take_cached_header(s, job)) {
+      job.reader = std::make_unique<fetch::StringReader>(job.header);
+    } else if (job.needs_message) {
       auto opened = sel.mailbox->open_message(job.current_uid);
       if (opened) {
         job.stream = std::move(*opened);
@@ -260,10 +288,14 @@ void cmd_fetch(Session& s, const proto::Command& c) {
   job->rev2 = s.rev2();
   job->utf8 = s.utf8();
   bool seen = false;
+  bool all_cached = true;
   for (const proto::FetchAtt& a : job->atts) {
     seen = seen || fetch::sets_seen(a);
-    job->needs_message = job->needs_message || fetch::needs_message(a);
+    const bool needs = fetch::needs_message(a);
+    job->needs_message = job->needs_message || needs;
+    all_cached = all_cached && (!needs || fetch::answered_by_cached_header(a));
   }
+  job->from_cache = job->needs_message && all_cached;
   if (!job->needs_message) job->meta_only.emplace(job->atts);
   Selected& sel = s.selected();
   job->mark_seen = seen && !sel.read_only;

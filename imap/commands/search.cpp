@@ -131,12 +131,16 @@ bool search_step(Session& s, SearchJob& job, std::string& out) {
     job.line_started = true;
   }
   store::Mailbox* mailbox = sel.mailbox.get();
+  const size_t first = job.next;
+  search::StepHeaders headers(job.program, false, *mailbox,
+                              std::span(sel.uids).subspan(first, end - first));
   while (job.next < end && out.size() - start < kStepBytes) {
     const size_t i = job.next++;
     const uint32_t uid = sel.uids[i];
     const store::MessageMeta* meta = sel.meta(uid);
     if (meta == nullptr) continue;  // expunged elsewhere, not announced yet
-    search::StreamAccess access([mailbox, uid] { return mailbox->open_message(uid); });
+    search::StreamAccess access([mailbox, uid] { return mailbox->open_message(uid); },
+                                headers.take(i - first));
     search::MessageContext m;
     m.meta = meta;
     m.seq = static_cast<uint32_t>(i + 1);

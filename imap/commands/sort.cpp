@@ -92,12 +92,16 @@ bool sort_step(Session& s, SortJob& job, std::string& out) {
   if (job.next < n_msgs) {
     const size_t end = std::min(n_msgs, job.next + batch_for(job.program.cost(), job.needs_header));
     store::Mailbox* mailbox = sel.mailbox.get();
+    const size_t first = job.next;
+    search::StepHeaders headers(job.program, job.needs_header, *mailbox,
+                                std::span(sel.uids).subspan(first, end - first));
     while (job.next < end) {
       const size_t i = job.next++;
       const uint32_t uid = sel.uids[i];
       const store::MessageMeta* meta = sel.meta(uid);
       if (meta == nullptr) continue;  // expunged elsewhere, not announced yet
-      search::StreamAccess access([mailbox, uid] { return mailbox->open_message(uid); });
+      search::StreamAccess access([mailbox, uid] { return mailbox->open_message(uid); },
+                                  headers.take(i - first));
       search::MessageContext m;
       m.meta = meta;
       m.seq = static_cast<uint32_t>(i + 1);

@@ -44,12 +44,16 @@ bool thread_step(Session& s, ThreadJob& job, std::string& out) {
     const size_t batch = job.program.cost() == search::Cost::kBody ? 200 : 2000;
     const size_t end = std::min(n_msgs, job.next + batch);
     store::Mailbox* mailbox = sel.mailbox.get();
+    const size_t first = job.next;
+    search::StepHeaders headers(job.program, true, *mailbox,
+                                std::span(sel.uids).subspan(first, end - first));
     while (job.next < end) {
       const size_t i = job.next++;
       const uint32_t uid = sel.uids[i];
       const store::MessageMeta* meta = sel.meta(uid);
       if (meta == nullptr) continue;  // expunged elsewhere, not announced yet
-      search::StreamAccess access([mailbox, uid] { return mailbox->open_message(uid); });
+      search::StreamAccess access([mailbox, uid] { return mailbox->open_message(uid); },
+                                  headers.take(i - first));
       search::MessageContext m;
       m.meta = meta;
       m.seq = static_cast<uint32_t>(i + 1);

@@ -103,6 +103,16 @@ bool needs_structure(const proto::FetchAtt& att) {
   }
 }
 
+bool answered_by_cached_header(const proto::FetchAtt& att) {
+  if (att.kind == K::kEnvelope) return true;
+  if (att.kind != K::kBodySection || !att.section.part.empty() ||
+      att.section.text != proto::Section::Text::kHeaderFields) {
+    return false;
+  }
+  return std::all_of(att.section.fields.begin(), att.section.fields.end(),
+                     [](const std::string& f) { return store::is_cached_header_field(f); });
+}
+
 namespace {
 
 // --- section data ------------------------------------------------------------------

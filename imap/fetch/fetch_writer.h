@@ -80,6 +80,11 @@ bool sets_seen(const proto::FetchAtt& att);
 bool needs_message(const proto::FetchAtt& att);
 // Whether it needs the MIME structure.
 bool needs_structure(const proto::FetchAtt& att);
+// Whether the store's cached header fields (store::Mailbox::cached_headers)
+// answer it as the stored message would: ENVELOPE, and BODY[HEADER.FIELDS
+// (...)] of the message itself naming only cached fields. A reader over
+// that header then stands in for the message.
+bool answered_by_cached_header(const proto::FetchAtt& att);
 
 struct Options {
   uint32_t seq = 0;     // message number

@@ -1,4 +1,5 @@
 // BODY[section] resolution (RFC 9051 6.4.5) and HEADER.FIELDS filtering.
+#include "core/util/header_fields.h"
 #include "imap/mime/internal.h"
 #include "imap/mime/mime.h"
 
@@ -96,38 +97,16 @@ std::optional<ResolvedSection> resolve_section(const Part& root, const SectionSp
 
 std::string filter_header_fields(std::string_view header, const std::vector<std::string>& names,
                                  bool negate) {
-  std::string out;
-  bool keep = false;
-  while (!header.empty()) {
-    size_t nl = header.find('\n');
-    std::string_view line = nl == std::string_view::npos ? header : header.substr(0, nl);
-    header.remove_prefix(nl == std::string_view::npos ? header.size() : nl + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) break;  // the header's own blank line
-    if (!detail::is_wsp(line[0])) {
-      size_t colon = line.find(':');
-      keep = false;
-      if (colon != std::string_view::npos) {
-        std::string_view name = line.substr(0, colon);
-        while (!name.empty() && detail::is_wsp(name.back())) name.remove_suffix(1);
-        bool listed = false;
-        for (const std::string& want : names) {
-          if (detail::ascii_iequals(want, name)) {
-            listed = true;
-            break;
-          }
-        }
-        keep = !name.empty() && listed != negate;
+  return core::filter_header_fields(header, [&](std::string_view name) {
+    bool listed = false;
+    for (const std::string& want : names) {
+      if (detail::ascii_iequals(want, name)) {
+        listed = true;
+        break;
       }
     }
-    // Continuation lines follow their field's fate.
-    if (keep) {
-      out.append(line.data(), line.size());
-      out += "\r\n";
-    }
-  }
-  out += "\r\n";
-  return out;
+    return listed != negate;
+  });
 }
 
 }  // namespace imap::mime

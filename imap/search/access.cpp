@@ -50,7 +50,8 @@ const std::string* StringAccess::header() {
 
 // ---------------------------------------------------------------- StreamAccess
 
-StreamAccess::StreamAccess(Opener open) : open_(std::move(open)) {}
+StreamAccess::StreamAccess(Opener open, std::optional<std::string> header)
+    : open_(std::move(open)), header_(std::move(header)) {}
 
 bool StreamAccess::open() {
   if (opened_) return !failed_;
@@ -107,6 +108,21 @@ const std::string* StreamAccess::message() {
   }
   if (failed_) return nullptr;
   return &buf_;
+}
+
+// ---------------------------------------------------------------- StepHeaders
+
+StepHeaders::StepHeaders(const Program& program, bool header_wanted, store::Mailbox& mailbox,
+                         std::span<const uint32_t> uids) {
+  const bool reads_header = header_wanted || program.cost() == Cost::kHeader;
+  if (reads_header && program.cost() != Cost::kBody && program.reads_only_cached_fields()) {
+    blocks_ = mailbox.cached_headers(uids);
+  }
+}
+
+std::optional<std::string> StepHeaders::take(size_t i) {
+  if (i >= blocks_.size()) return std::nullopt;
+  return std::move(blocks_[i]);
 }
 
 }  // namespace imap::search

@@ -391,6 +391,29 @@ Cost Program::cost() const {
   return root_ ? root_->cost : Cost::kMeta;
 }
 
+namespace {
+bool only_cached_fields(const Node& n) {
+  switch (n.kind) {
+    case Kind::kBody:
+    case Kind::kText:
+      return false;
+    case Kind::kHeader:
+      if (!store::is_cached_header_field(n.field)) return false;
+      break;
+    default:
+      break;  // SUBJECT, FROM, TO, CC, BCC and the SENT* keys' Date: are cached
+  }
+  for (const Node& c : n.children) {
+    if (!only_cached_fields(c)) return false;
+  }
+  return true;
+}
+}  // namespace
+
+bool Program::reads_only_cached_fields() const {
+  return !root_ || only_cached_fields(*root_);
+}
+
 bool Program::uses_modseq() const {
   return modseq_;
 }

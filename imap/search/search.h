@@ -20,8 +20,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "imap/proto/command.h"
 #include "store/store.h"
@@ -54,11 +56,13 @@ class StringAccess : public MessageAccess {
 };
 
 // A message read from the store on demand: header() reads only up to the
-// end of the header, message() reads the rest.
+// end of the header, message() reads the rest. Given a header (the store's
+// cached header fields, when the program reads no other field), header()
+// answers with it and opens nothing.
 class StreamAccess : public MessageAccess {
  public:
   using Opener = std::function<store::Result<std::unique_ptr<store::MessageStream>>()>;
-  explicit StreamAccess(Opener open);
+  explicit StreamAccess(Opener open, std::optional<std::string> header = std::nullopt);
   const std::string* header() override;
   const std::string* message() override;
   // Opening or reading failed (the message was wanted but is unreadable).
@@ -125,6 +129,10 @@ class Program {
 
   // The most expensive thing matches() may have to read.
   Cost cost() const;
+  // Whether every header field matches() may read is one the store caches
+  // (store::is_cached_header_field): then the store's cached header fields
+  // answer it as the whole header would. False for TEXT and BODY.
+  bool reads_only_cached_fields() const;
   // The program has a MODSEQ key (the answer then carries MODSEQ, RFC 7162).
   bool uses_modseq() const;
 
@@ -134,6 +142,22 @@ class Program {
   std::shared_ptr<const Node> root_;
   Bounds bounds_;
   bool modseq_ = false;
+};
+
+// The headers for one step of SEARCH, SORT or THREAD over `uids`: when the
+// program (and, with `header_wanted`, the SORT keys or THREAD, which read
+// only cached fields) needs nothing of a message but cached header fields,
+// one store call (Mailbox::cached_headers) fetches them for the whole step
+// instead of a file per message. Otherwise it holds nothing.
+class StepHeaders {
+ public:
+  StepHeaders(const Program& program, bool header_wanted, store::Mailbox& mailbox,
+              std::span<const uint32_t> uids);
+  // The header of uids[i], once; nullopt: the message has to be read.
+  std::optional<std::string> take(size_t i);
+
+ private:
+  std::vector<std::optional<std::string>> blocks_;
 };
 
 // Charsets named in the BADCHARSET answer (Roost accepts whatever iconv can

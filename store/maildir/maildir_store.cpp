@@ -285,6 +285,29 @@ class MailboxImpl final : public Mailbox {
     return fail(Errc::kNotFound, "no message with UID " + std::to_string(uid));
   }
 
+  std::vector<std::optional<std::string>> cached_headers(std::span<const uint32_t> uids) override {
+    std::vector<std::optional<std::string>> out(uids.size());
+    st_->hcache.lookup(uidvalidity_, uids, out, *view_);
+    std::vector<std::pair<uint32_t, std::string>> read;
+    for (size_t i = 0; i < uids.size(); ++i) {
+      if (out[i]) continue;
+      auto s = open_message(uids[i]);
+      if (!s) continue;
+      auto h = read_header_block(**s, kMaxHeaderScan);
+      if (!h) continue;
+      out[i] = cached_header_fields(*h);
+      read.emplace_back(uids[i], *out[i]);
+    }
+    if (read.empty()) return out;
+    {
+      // Only for the mailbox this handle's UIDs belong to.
+      std::lock_guard<std::mutex> g(st_->mu);
+      if (st_->gone || st_->uidvalidity != uidvalidity_) return out;
+    }
+    st_->hcache.append(uidvalidity_, read);
+    return out;
+  }
+
   Result<std::vector<uint32_t>> store_flags(std::span<const uint32_t> uids,
                                             const FlagChange& change_in,
                                             std::vector<uint32_t>* failed) override {
@@ -855,6 +878,7 @@ class AccountImpl final : public Account {
       if (a_->shared->opts.fsync) (void)fsync_dir(a_->root);
       remove_tree(trash);
       ::unlink((a_->index_dir + "/" + folder + ".idx").c_str());
+      ::unlink((a_->index_dir + "/" + folder + ".hdr").c_str());
       auto marks = read_special_use();
       if (marks.erase(canon) > 0) (void)write_special_use(marks);
     }
@@ -908,6 +932,8 @@ class AccountImpl final : public Account {
         }
         ::rename((a_->index_dir + "/" + f + ".idx").c_str(),
                  (a_->index_dir + "/" + t + ".idx").c_str());
+        ::rename((a_->index_dir + "/" + f + ".hdr").c_str(),
+                 (a_->index_dir + "/" + t + ".hdr").c_str());
       }
       if (a_->shared->opts.fsync) (void)fsync_dir(a_->root);
       auto marks = read_special_use();
@@ -1067,6 +1093,7 @@ class AccountImpl final : public Account {
     }
     if (sync) (void)fsync_dir(a_->root);
     ::unlink((a_->index_dir + "/" + folder + ".idx").c_str());
+    ::unlink((a_->index_dir + "/" + folder + ".hdr").c_str());
     auto marks = read_special_use();
     bool changed = marks.erase(canon) > 0;
     if (use != SpecialUse::kNone) {

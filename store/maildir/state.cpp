@@ -153,6 +153,7 @@ MailboxState::MailboxState(std::shared_ptr<AccountShared> a, std::string n, std:
     : acct(std::move(a)), name(std::move(n)), folder(std::move(f)) {
   dir = folder.empty() ? acct->root : acct->root + "/" + folder;
   index_path = acct->index_dir + "/" + (folder.empty() ? std::string("INBOX") : folder) + ".idx";
+  hcache.set_path(index_path.substr(0, index_path.size() - 4) + ".hdr");
   expunged.configure(dir, opts().fsync, opts().expunge_memory_seconds);
 }
 

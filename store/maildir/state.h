@@ -18,6 +18,7 @@
 
 #include "store/maildir/expunged.h"
 #include "store/maildir/fsutil.h"
+#include "store/maildir/header_cache.h"
 #include "store/maildir/index.h"
 #include "store/maildir/names.h"
 #include "store/store.h"
@@ -183,6 +184,7 @@ class MailboxState {
   int64_t last_index_write = 0;
   std::vector<std::shared_ptr<HandleSlot>> handles;
   ExpungeLog expunged;  // QRESYNC memory of expunged UIDs (roost-expunged)
+  HeaderCache hcache;   // cached header fields (<folder>.hdr); its own lock, not mu
 
  private:
   Result<void> load_locked(FileLock& lock);
