@@ -5,8 +5,8 @@
 #include "core/log/log.h"
 #include "core/net/worker.h"
 #include "core/util/utf7.h"
-#include "imap/commands/search_context.h"
 #include "imap/commands/notify.h"
+#include "imap/commands/search_context.h"
 #include "imap/recent.h"
 
 namespace imap {
@@ -151,7 +151,7 @@ std::string Session::capabilities() const {
       " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE";
   caps += " SEARCHRES MULTIAPPEND";
   caps += " QRESYNC";  // RFC 7162 (commands/select.cpp, fetch.cpp; VANISHED in announce())
-  caps += " NOTIFY";  // RFC 5465 (commands/notify.cpp)
+  caps += " NOTIFY";   // RFC 5465 (commands/notify.cpp)
   // RFC 5267 (searches only), RFC 5255 level 1 (i;unicode-casemap), RFC 6154 3.
   caps += " CONTEXT=SEARCH I18NLEVEL=1 CREATE-SPECIAL-USE";
   // RFC 8514, RFC 8474 (THREADID always NIL), RFC 8970.
@@ -972,7 +972,13 @@ void Session::idle_tick() {
     write("* OK Still here\r\n");
     idle_->last_output = now;
   }
-  if (limits.idle_poll.count() > 0) idle_wake();
+  // One check serves every session on the mailbox: a session whose mailbox
+  // another one checked within half a period (and whose view is current)
+  // skips its own; a change found by that check wakes it anyway.
+  if (limits.idle_poll.count() > 0 && selected_ &&
+      selected_->mailbox->poll_due(limits.idle_poll.count() / 2)) {
+    idle_wake();
+  }
 }
 
 void Session::idle_wake() {

@@ -225,6 +225,18 @@ class Mailbox {
   // for them once; the default reads every message each time.
   virtual std::vector<std::optional<std::string>> cached_headers(std::span<const uint32_t> uids);
 
+  // Whether a sync() now might find something: false only when the backend
+  // looked at this mailbox on disk (through any handle) less than
+  // `fresh_ms` milliseconds ago and this handle's view already holds what
+  // it found. Never blocks and does no I/O, so that a front-end polling many
+  // sessions of one mailbox (the IMAP IDLE safety net) can ask on its event
+  // loop and let one check serve them all: a check that finds a change
+  // calls every other handle's on_change callback. The default: always.
+  virtual bool poll_due(int64_t fresh_ms) {
+    (void)fresh_ms;
+    return true;
+  }
+
   // Registers interest in changes; replaces any earlier callback; empty clears.
   virtual void on_change(ChangeCallback cb) = 0;
 

@@ -282,10 +282,13 @@ class Evaluation {
   }
 
  private:
+  // Views into the header block, which the message access keeps for the
+  // whole evaluation; a value is unfolded and decoded only when a key
+  // looks at that field.
   struct Field {
-    std::string name;
-    std::string value;                  // unfolded, still encoded
-    std::optional<std::string> folded;  // decoded and casemap()ped
+    std::string_view name;
+    std::string_view raw;               // folded, still encoded
+    std::optional<std::string> folded;  // unfolded, decoded and casemap()ped
   };
 
   const std::vector<Field>* fields() {
@@ -293,10 +296,10 @@ class Evaluation {
       fields_.emplace();
       const std::string* h = m_.access ? m_.access->header() : nullptr;
       if (h) {
-        mime::for_each_header_field(*h, [&](std::string_view name, std::string value) {
-          fields_->push_back(Field{std::string(name), std::move(value), std::nullopt});
-          return true;
-        });
+        std::string_view block = *h, name, raw;
+        while (mime::detail::next_header_field(block, name, raw)) {
+          fields_->push_back(Field{name, raw, std::nullopt});
+        }
       }
     }
     return &*fields_;
@@ -308,7 +311,7 @@ class Evaluation {
     for (Field& f : *fields_) {
       if (!core::ascii_iequals(f.name, name)) continue;
       if (needle.empty() && empty_matches) return true;
-      if (!f.folded) f.folded = casemap(mime::decode_header_value(f.value));
+      if (!f.folded) f.folded = casemap(mime::decode_header_value(mime::detail::unfold(f.raw)));
       if (f.folded->find(needle) != std::string::npos) return true;
     }
     return false;
@@ -338,7 +341,7 @@ class Evaluation {
       fields();
       for (const Field& f : *fields_) {
         if (core::ascii_iequals(f.name, "date")) {
-          d = sent_day(f.value);
+          d = sent_day(mime::detail::unfold(f.raw));
           break;
         }
       }

@@ -1,5 +1,7 @@
 #include "store/maildir/fsutil.h"
 
+#include <chrono>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -24,6 +26,12 @@ Error io_error(std::string_view what, const std::string& path, int err) {
   if (err == EDQUOT) code = Errc::kOverQuota;
   if (err == ENAMETOOLONG) code = Errc::kInvalidName;
   return make_error(code, std::string(what) + " " + path + ": " + std::strerror(err));
+}
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 int64_t now_seconds() {

@@ -22,6 +22,8 @@ inline constexpr int64_t kRescanSeconds = 1;
 Error io_error(std::string_view what, const std::string& path, int err);
 
 int64_t now_seconds();
+// Milliseconds of the monotonic clock (for "how long ago", never a date).
+int64_t steady_ms();
 // A modseq floor after the index was lost: microseconds since the epoch.
 uint64_t time_modseq();
 

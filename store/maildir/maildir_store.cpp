@@ -254,6 +254,15 @@ class MailboxImpl final : public Mailbox {
 
   const std::vector<MessageMeta>& messages() const override { return *view_; }
 
+  bool poll_due(int64_t fresh_ms) override {
+    std::unique_lock<std::mutex> g(st_->mu, std::try_to_lock);
+    if (!g.owns_lock()) return true;  // busy: the caller's own check decides
+    if (st_->gone || !st_->loaded || st_->uidvalidity != uidvalidity_ || st_->gen != gen_) {
+      return true;
+    }
+    return st_->checked_ms == 0 || steady_ms() - st_->checked_ms >= fresh_ms;
+  }
+
   MailboxStatus status() const override {
     MailboxStatus s = compute_status(*view_, uidvalidity_, uidnext_, hms_);
     return s;
@@ -745,6 +754,9 @@ class AccountImpl final : public Account {
         {SpecialUse::kTrash, &names.trash},
         {SpecialUse::kJunk, &names.junk},
         {SpecialUse::kArchive, &names.archive}};
+    // Mailboxes that exist: their marks are checked with one read of the
+    // special-use file (this runs at every login).
+    std::vector<std::pair<std::string, SpecialUse>> existing;
     for (const auto& [use, nm] : want) {
       if (nm->empty()) continue;
       auto rn = resolve_name(*nm);
@@ -759,17 +771,22 @@ class AccountImpl final : public Account {
         }
         continue;
       }
-      std::lock_guard<std::mutex> g(a_->mu);
-      auto marks = read_special_use();
+      existing.emplace_back(rn->first, use);
+    }
+    if (existing.empty()) return {};
+    std::lock_guard<std::mutex> g(a_->mu);
+    auto marks = read_special_use();
+    bool changed = false;
+    for (const auto& [name, use] : existing) {
       bool taken = false;
       for (const auto& [n, u] : marks) taken = taken || u == use;
-      auto it = marks.find(rn->first);
+      auto it = marks.find(name);
       if (!taken && (it == marks.end() || it->second == SpecialUse::kNone)) {
-        marks[rn->first] = use;
-        auto w = write_special_use(marks);
-        if (!w) return w;
+        marks[name] = use;
+        changed = true;
       }
     }
+    if (changed) return write_special_use(marks);
     return {};
   }
 

@@ -465,15 +465,21 @@ Result<void> MailboxState::load_locked(FileLock& lock) {
 
 Result<bool> MailboxState::refresh(bool force_cur_scan) {
   if (!loaded) {
+    const int64_t started = steady_ms();
     auto l = ensure_loaded();
     if (!l) return core::fail(l.error());
+    checked_ms = started;
     return true;
   }
   if (gone) return fail(Errc::kNotFound, "mailbox " + name + " no longer exists");
+  // Taken before looking: whatever changes after this moment is for the
+  // next check to find.
+  const int64_t started = steady_ms();
   if (!force_cur_scan && cur_stamp.settled && new_known && new_stamp.settled) {
     DirStamp c, n;
     if (stat_dir(cur_dir(), &c) && stat_dir(new_dir(), &n) && c.same_dir_state(cur_stamp) &&
         n.same_dir_state(new_stamp)) {
+      checked_ms = started;
       return false;
     }
   }
@@ -483,7 +489,9 @@ Result<bool> MailboxState::refresh(bool force_cur_scan) {
     if (e == ENOENT) mark_gone();
     return core::fail(io_error("lock", lock_path(), e));
   }
-  return refresh_locked(lock, force_cur_scan, false);
+  auto r = refresh_locked(lock, force_cur_scan, false);
+  if (r) checked_ms = started;
+  return r;
 }
 
 uint64_t MailboxState::scan_modseq() {

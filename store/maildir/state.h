@@ -172,6 +172,9 @@ class MailboxState {
   DirStamp new_stamp;
   bool new_known = false;
   uint64_t gen = 0;
+  // When refresh() last brought the state up to date with the disk
+  // (steady clock, milliseconds; 0 = never): Mailbox::poll_due.
+  int64_t checked_ms = 0;
   // recs as MessageMeta at snapshot_gen, shared by every handle attached
   // since (a handle copies it only when it changes its own view): opening a
   // large mailbox nobody changed costs no per-message work. Kept while the

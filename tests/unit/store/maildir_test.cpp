@@ -658,3 +658,27 @@ TEST_CASE("maildir: store.exclusive trusts cur/ after Roost's own changes") {
   CHECK(r.flags_changed[0] == 2);
   CHECK((mb_excl->messages()[1].flags & kFlagged) != 0);
 }
+
+TEST_CASE("maildir: poll_due lets one handle's check serve the others") {
+  TempDir t;
+  auto s = make(t);
+  auto a = account(*s);
+  append(*a, "INBOX", "Subject: a\n\nx\n");
+  auto h1 = open(*a, "INBOX");
+  auto h2 = open(*a, "INBOX");
+  REQUIRE(h1->sync().ok());
+  CHECK_FALSE(h2->poll_due(60000));  // h1 just looked and h2's view is current
+  CHECK(h2->poll_due(0));
+  // Another program drops a message: nobody has looked since.
+  write_file(root_of(t) + "/new/1700000000.outside.host", "Subject: b\n\ny\n");
+  CHECK_FALSE(h2->poll_due(60000));
+  bool woken = false;
+  h2->on_change([&woken] { woken = true; });
+  auto found = sync_until(*h1, [](const SyncResult& r) { return !r.added.empty(); });
+  REQUIRE(found.added.size() == 1);
+  CHECK(woken);                // h1's check tells h2 ...
+  CHECK(h2->poll_due(60000));  // ... whose view is now behind
+  REQUIRE(h2->sync()->added.size() == 1);
+  CHECK_FALSE(h2->poll_due(60000));
+  h2->on_change(nullptr);
+}
