@@ -543,7 +543,8 @@ def write_report(out_dir: Path, meta, results, rows):
         fig.tight_layout()
         fig.savefig(stem.with_suffix(".png"), dpi=110)
     except ImportError:
-        progress("matplotlib missing: no chart")
+        progress("matplotlib missing (run with Debian's /usr/bin/python3): no chart")
+        stem.with_suffix(".png").unlink(missing_ok=True)  # an older run's chart would mislead
     return stem
 
 
@@ -633,7 +634,8 @@ def main():
             "ceilings": ceiling, "unclean_runs": failures}
     rows = summarise(results)
     stem = write_report(Path(args.results), meta, results, rows)
-    progress(f"wrote {stem}.json, .md, .png")
+    written = [x for x in (".json", ".md", ".png") if stem.with_suffix(x).exists()]
+    progress(f"wrote {stem}: {', '.join(written)}")
     print(Path(str(stem) + ".md").read_text())
     if failures:
         progress(f"{failures} run(s) failed or saw protocol errors (see above)")

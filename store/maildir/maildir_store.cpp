@@ -638,6 +638,19 @@ class AppendTxImpl final : public AppendTx {
     }
     committed_ = true;
     notify(cbs);
+    // A mailbox no session has open stays loaded after a delivery, as after
+    // its last session closed it (keep_warm): the next delivery to it then
+    // reads no index and lists no directory. Its index is written at most
+    // every kIndexWriteInterval, and when the state is dropped.
+    bool idle = false;
+    size_t messages = 0;
+    {
+      std::lock_guard<std::mutex> g(st_->mu);
+      idle = st_->handles.empty() && st_->loaded && !st_->gone;
+      messages = st_->recs.size();
+      if (idle) st_->maybe_write_index(false);
+    }
+    if (idle) keep_warm(st_, messages);
     return uid;
   }
 
