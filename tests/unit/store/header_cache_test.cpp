@@ -12,54 +12,18 @@
 #include <string>
 #include <vector>
 
+#include "maildir_fixture.h"
 #include "store/maildir/header_cache.h"
 #include "store/store.h"
 
 using namespace store;
+using namespace store_test;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  TempDir() {
-    std::string p = (fs::temp_directory_path() / "roost-hcache-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(p.data()) != nullptr);
-    path = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
-};
-
-std::unique_ptr<Store> make(const TempDir& t) {
-  return make_maildir_store({t.path + "/mail/{domain}/{user}", t.path + "/index", false});
-}
-
 std::string cache_file(const TempDir& t, const std::string& folder = "INBOX") {
   return t.path + "/index/example.com/alice/" + folder + ".hdr";
-}
-
-std::shared_ptr<Account> account(Store& s) {
-  auto a = s.open_account("example.com", "alice");
-  REQUIRE(a.ok());
-  return *a;
-}
-
-uint32_t append(Account& a, const std::string& mbox, const std::string& body) {
-  auto tx = a.begin_append(mbox, 0, {}, 0);
-  REQUIRE(tx.ok());
-  REQUIRE((*tx)->write(body).ok());
-  auto uid = (*tx)->commit();
-  REQUIRE(uid.ok());
-  return *uid;
-}
-
-std::unique_ptr<Mailbox> open(Account& a, const std::string& name = "INBOX") {
-  auto mb = a.open_mailbox(name, false);
-  REQUIRE(mb.ok());
-  return std::move(*mb);
 }
 
 std::string message(int n) {
@@ -87,7 +51,7 @@ std::string expected(int n) {
 }
 
 std::string cur_file(const TempDir& t, uint32_t uid) {
-  for (const auto& e : fs::directory_iterator(t.path + "/mail/example.com/alice/cur")) {
+  for (const auto& e : fs::directory_iterator(root_of(t) + "/cur")) {
     std::string n = e.path().filename().string();
     const std::string field = ",U=" + std::to_string(uid);
     size_t at = n.find(field);
@@ -158,7 +122,7 @@ TEST_CASE("header cache: Maildir answers from its cache file, across Store objec
     auto s = make(t);
     auto a = account(*s);
     for (int i = 0; i < 5; ++i) uids.push_back(append(*a, "INBOX", message(i)));
-    auto mb = open(*a);
+    auto mb = open(*a, "INBOX");
     auto got = mb->cached_headers(uids);
     REQUIRE(got.size() == 5);
     for (int i = 0; i < 5; ++i) CHECK(got[i] == expected(i));
@@ -171,7 +135,7 @@ TEST_CASE("header cache: Maildir answers from its cache file, across Store objec
   }
   auto s = make(t);
   auto a = account(*s);
-  auto mb = open(*a);
+  auto mb = open(*a, "INBOX");
   auto got = mb->cached_headers(uids);
   for (int i = 0; i < 5; ++i) CHECK(got[i] == expected(i));
   // A UID not in the mailbox has no answer.
@@ -186,7 +150,7 @@ TEST_CASE("header cache: a damaged file costs only a re-read") {
     auto s = make(t);
     auto a = account(*s);
     for (int i = 0; i < 4; ++i) uids.push_back(append(*a, "INBOX", message(i)));
-    auto mb = open(*a);
+    auto mb = open(*a, "INBOX");
     (void)mb->cached_headers(uids);
   }
   const auto full = fs::file_size(cache_file(t));
@@ -205,14 +169,14 @@ TEST_CASE("header cache: a damaged file costs only a re-read") {
   }
   auto s = make(t);
   auto a = account(*s);
-  auto mb = open(*a);
+  auto mb = open(*a, "INBOX");
   auto got = mb->cached_headers(uids);
   for (int i = 0; i < 4; ++i) CHECK(got[i] == expected(i));
   // What was re-read is appended after the good records, so a later reader
   // finds every message again.
   auto s2 = make(t);
   auto a2 = account(*s2);
-  auto mb2 = open(*a2);
+  auto mb2 = open(*a2, "INBOX");
   for (uint32_t uid : uids) {
     std::ofstream(cur_file(t, uid), std::ios::binary) << "Subject: changed\n\nbody\n";
   }
@@ -267,7 +231,7 @@ TEST_CASE("header cache: records of expunged messages are dropped when there are
     auto s = make(t);
     auto a = account(*s);
     for (int i = 0; i < n; ++i) uids.push_back(append(*a, "INBOX", message(i)));
-    auto mb = open(*a);
+    auto mb = open(*a, "INBOX");
     (void)mb->cached_headers(uids);
     std::vector<uint32_t> gone(uids.begin(), uids.end() - 10);
     REQUIRE(mb->expunge(gone).ok());
@@ -275,7 +239,7 @@ TEST_CASE("header cache: records of expunged messages are dropped when there are
   const auto before = fs::file_size(cache_file(t));
   auto s = make(t);
   auto a = account(*s);
-  auto mb = open(*a);
+  auto mb = open(*a, "INBOX");
   std::vector<uint32_t> kept(uids.end() - 10, uids.end());
   auto got = mb->cached_headers(kept);
   for (int i = 0; i < 10; ++i) CHECK(got[i] == expected(n - 10 + i));
@@ -287,7 +251,7 @@ TEST_CASE("header cache: the memory backend gives the same answers") {
   auto a = s->open_account("example.com", "alice");
   REQUIRE(a.ok());
   uint32_t uid = append(**a, "INBOX", message(4));
-  auto mb = open(**a);
+  auto mb = open(**a, "INBOX");
   std::vector<uint32_t> u = {uid, uid + 1};
   auto got = mb->cached_headers(u);
   CHECK(got[0] == expected(4));

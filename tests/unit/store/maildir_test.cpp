@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "maildir_fixture.h"
 #include "store/maildir/cache.h"
 #include "store/maildir/debug.h"
 #include "store/maildir/index.h"
@@ -23,52 +24,10 @@
 
 using namespace store;
 using namespace store::maildir;
+using namespace store_test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    std::string p = (fs::temp_directory_path() / "roost-maildir-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(p.data()) != nullptr);
-    path = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
-};
-
-std::unique_ptr<Store> make(const TempDir& t) {
-  return make_maildir_store({t.path + "/mail/{domain}/{user}", t.path + "/index", false});
-}
-
-std::string root_of(const TempDir& t) {
-  return t.path + "/mail/example.com/alice";
-}
-
-std::shared_ptr<Account> account(Store& s) {
-  auto a = s.open_account("example.com", "alice");
-  REQUIRE(a.ok());
-  return *a;
-}
-
-uint32_t append(Account& a, const std::string& mbox, const std::string& body, uint32_t flags = 0,
-                std::vector<std::string> kw = {}, int64_t date = 0) {
-  auto tx = a.begin_append(mbox, flags, std::move(kw), date);
-  REQUIRE(tx.ok());
-  REQUIRE((*tx)->write(body).ok());
-  auto uid = (*tx)->commit();
-  REQUIRE(uid.ok());
-  return *uid;
-}
-
-std::unique_ptr<Mailbox> open(Account& a, const std::string& name) {
-  auto mb = a.open_mailbox(name, false);
-  REQUIRE(mb.ok());
-  return std::move(*mb);
-}
 
 std::vector<std::string> list(const std::string& dir) {
   std::vector<std::string> out;

@@ -15,51 +15,17 @@
 #include <thread>
 #include <vector>
 
+#include "maildir_fixture.h"
 #include "store/maildir/quota.h"
 #include "store/store.h"
 #include "store/store_util.h"
 
 using namespace store;
 using namespace store::maildir;
+using namespace store_test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct QTempDir {
-  QTempDir() {
-    std::string p = (fs::temp_directory_path() / "roost-quota-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(p.data()) != nullptr);
-    path = p;
-  }
-  ~QTempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string path;
-};
-
-std::unique_ptr<Store> qmake(const QTempDir& t) {
-  return make_maildir_store({t.path + "/mail/{domain}/{user}", t.path + "/index", false});
-}
-
-std::string qroot(const QTempDir& t) {
-  return t.path + "/mail/example.com/alice";
-}
-
-std::shared_ptr<Account> qaccount(Store& s) {
-  auto a = s.open_account("example.com", "alice");
-  REQUIRE(a.ok());
-  return *a;
-}
-
-uint32_t qappend(Account& a, const std::string& mbox, const std::string& body) {
-  auto tx = a.begin_append(mbox, 0, {}, 0);
-  REQUIRE(tx.ok());
-  REQUIRE((*tx)->write(body).ok());
-  auto uid = (*tx)->commit();
-  REQUIRE(uid.ok());
-  return *uid;
-}
 
 QuotaUsage usage_of(Account& a) {
   auto u = a.quota_usage();
@@ -150,22 +116,22 @@ TEST_CASE("maildirsize: damage is detected") {
 }
 
 TEST_CASE("maildirsize: kept exact by append, copy, move, expunge, delete, rename") {
-  QTempDir t;
-  auto s = qmake(t);
-  auto a = qaccount(*s);
+  TempDir t;
+  auto s = make(t);
+  auto a = account(*s);
   a->set_quota_limits({5000, 100});
   CHECK(usage_of(*a).bytes == 0);  // creates the file
-  std::string file = qroot(t) + "/maildirsize";
+  std::string file = root_of(t) + "/maildirsize";
   REQUIRE(fs::exists(file));
   CHECK(slurp(file) == "5000S,100C\n0 0\n");
 
   REQUIRE(a->create_mailbox("Work", SpecialUse::kNone).ok());
-  uint32_t u1 = qappend(*a, "INBOX", "Subject: a\n\nhello\n");  // LF: counted as CRLF
-  qappend(*a, "INBOX", "Subject: b\r\n\r\nworld\r\n");
+  uint32_t u1 = append(*a, "INBOX", "Subject: a\n\nhello\n");  // LF: counted as CRLF
+  append(*a, "INBOX", "Subject: b\r\n\r\nworld\r\n");
   auto u = usage_of(*a);
   CHECK(u.messages == 2);
   CHECK(u.bytes == crlf_size("Subject: a\n\nhello\n") + crlf_size("Subject: b\r\n\r\nworld\r\n"));
-  CHECK(u.bytes == walked(qroot(t)).bytes);
+  CHECK(u.bytes == walked(root_of(t)).bytes);
   // One line per change, after the definition and the first total.
   CHECK(line_count(slurp(file)) == 4);
 
@@ -178,8 +144,8 @@ TEST_CASE("maildirsize: kept exact by append, copy, move, expunge, delete, renam
   REQUIRE((*inbox)->copy_to(one, "Work", true, &v).ok());  // move: +1 then -1
   u = usage_of(*a);
   CHECK(u.messages == 3);
-  CHECK(u.bytes == walked(qroot(t)).bytes);
-  CHECK(u.messages == walked(qroot(t)).messages);
+  CHECK(u.bytes == walked(root_of(t)).bytes);
+  CHECK(u.messages == walked(root_of(t)).messages);
 
   auto work = a->open_mailbox("Work", false);
   REQUIRE(work.ok());
@@ -190,7 +156,7 @@ TEST_CASE("maildirsize: kept exact by append, copy, move, expunge, delete, renam
   REQUIRE((*work)->expunge(first).ok());
   u = usage_of(*a);
   CHECK(u.messages == 2);
-  CHECK(u.bytes == walked(qroot(t)).bytes);
+  CHECK(u.bytes == walked(root_of(t)).bytes);
 
   // The sum of the lines is the usage, read without a walk.
   auto parsed = parse_maildirsize(slurp(file));
@@ -203,23 +169,23 @@ TEST_CASE("maildirsize: kept exact by append, copy, move, expunge, delete, renam
   REQUIRE(a->delete_mailbox("Play").ok());
   u = usage_of(*a);
   CHECK(u.messages == 1);
-  CHECK(u.bytes == walked(qroot(t)).bytes);
+  CHECK(u.bytes == walked(root_of(t)).bytes);
   // Renaming INBOX moves its messages: still counted once.
   REQUIRE(a->rename_mailbox("INBOX", "Old").ok());
   u = usage_of(*a);
   CHECK(u.messages == 1);
-  CHECK(u.bytes == walked(qroot(t)).bytes);
+  CHECK(u.bytes == walked(root_of(t)).bytes);
 }
 
 TEST_CASE("maildirsize: recalculated when missing, damaged, too large or redefined") {
-  QTempDir t;
-  auto s = qmake(t);
-  auto a = qaccount(*s);
-  qappend(*a, "INBOX", "Subject: x\r\n\r\n12345\r\n");
-  qappend(*a, "INBOX", "Subject: y\r\n\r\n67\r\n");
-  QuotaUsage truth = walked(qroot(t));
+  TempDir t;
+  auto s = make(t);
+  auto a = account(*s);
+  append(*a, "INBOX", "Subject: x\r\n\r\n12345\r\n");
+  append(*a, "INBOX", "Subject: y\r\n\r\n67\r\n");
+  QuotaUsage truth = walked(root_of(t));
   REQUIRE(truth.messages == 2);
-  std::string file = qroot(t) + "/maildirsize";
+  std::string file = root_of(t) + "/maildirsize";
 
   SUBCASE("missing") {
     fs::remove(file);
@@ -252,8 +218,8 @@ TEST_CASE("maildirsize: recalculated when missing, damaged, too large or redefin
     CHECK(slurp(file).rfind("123456S,7C\n", 0) == 0);
     // A second Store that does not know the limits keeps that definition.
     fs::remove(file);
-    auto s2 = qmake(t);
-    auto b = qaccount(*s2);
+    auto s2 = make(t);
+    auto b = account(*s2);
     spit(file, "123456S,7C\nbroken\n");
     CHECK(usage_of(*b).bytes == truth.bytes);
     CHECK(slurp(file).rfind("123456S,7C\n", 0) == 0);
@@ -262,13 +228,13 @@ TEST_CASE("maildirsize: recalculated when missing, damaged, too large or redefin
     (void)usage_of(*a);
     auto inbox = a->open_mailbox("INBOX", false);
     REQUIRE(inbox.ok());
-    spit(qroot(t) + "/new/1700000000.outside.host", "Subject: o\n\nbody\n");
+    spit(root_of(t) + "/new/1700000000.outside.host", "Subject: o\n\nbody\n");
     REQUIRE((*inbox)->sync().ok());  // notices and numbers it
     auto u = usage_of(*a);
     CHECK(u.messages == 3);
-    CHECK(u.bytes == walked(qroot(t)).bytes);
+    CHECK(u.bytes == walked(root_of(t)).bytes);
     std::string victim;
-    for (const auto& e : fs::directory_iterator(qroot(t) + "/cur")) {
+    for (const auto& e : fs::directory_iterator(root_of(t) + "/cur")) {
       victim = e.path().string();
       break;
     }
@@ -276,30 +242,30 @@ TEST_CASE("maildirsize: recalculated when missing, damaged, too large or redefin
     REQUIRE((*inbox)->sync().ok());
     u = usage_of(*a);
     CHECK(u.messages == 2);
-    CHECK(u.bytes == walked(qroot(t)).bytes);
+    CHECK(u.bytes == walked(root_of(t)).bytes);
   }
 }
 
 TEST_CASE("maildirsize: a second Store writing while the first reads") {
-  QTempDir t;
-  auto s1 = qmake(t);
-  auto s2 = qmake(t);
-  auto a1 = qaccount(*s1);
-  auto a2 = qaccount(*s2);
+  TempDir t;
+  auto s1 = make(t);
+  auto s2 = make(t);
+  auto a1 = account(*s1);
+  auto a2 = account(*s2);
   a1->set_quota_limits({1u << 30, 0});
   a2->set_quota_limits({1u << 30, 0});
   (void)usage_of(*a1);
   constexpr int kEach = 150;  // enough lines to pass 5120 bytes: recalculation races too
   std::atomic<bool> done{false};
   std::thread writer([&] {
-    for (int i = 0; i < kEach; ++i) qappend(*a2, "INBOX", "Subject: w\r\n\r\n" + std::to_string(i));
+    for (int i = 0; i < kEach; ++i) append(*a2, "INBOX", "Subject: w\r\n\r\n" + std::to_string(i));
     done = true;
   });
   uint64_t last = 0;
   int reads = 0;
   bool monotonic = true;
   for (int i = 0; i < kEach; ++i) {
-    qappend(*a1, "INBOX", "Subject: r\r\n\r\nx");
+    append(*a1, "INBOX", "Subject: r\r\n\r\nx");
     auto u = a1->quota_usage();
     REQUIRE(u.ok());
     if (u->messages < last) monotonic = false;
@@ -309,7 +275,7 @@ TEST_CASE("maildirsize: a second Store writing while the first reads") {
   writer.join();
   CHECK(monotonic);
   CHECK(reads == kEach);
-  QuotaUsage truth = walked(qroot(t));
+  QuotaUsage truth = walked(root_of(t));
   CHECK(truth.messages == 2 * kEach);
   CHECK(usage_of(*a1).bytes == truth.bytes);
   CHECK(usage_of(*a1).messages == truth.messages);
@@ -317,10 +283,10 @@ TEST_CASE("maildirsize: a second Store writing while the first reads") {
 }
 
 TEST_CASE("maildirsize: another process appends and expunges while we read") {
-  QTempDir t;
+  TempDir t;
   {
-    auto s = qmake(t);
-    auto a = qaccount(*s);
+    auto s = make(t);
+    auto a = account(*s);
     (void)usage_of(*a);
   }
   constexpr int kChild = 120;
@@ -347,12 +313,12 @@ TEST_CASE("maildirsize: another process appends and expunges while we read") {
     }
     ::_exit(0);
   }
-  auto s = qmake(t);
-  auto a = qaccount(*s);
+  auto s = make(t);
+  auto a = account(*s);
   auto inbox = a->open_mailbox("INBOX", false);
   REQUIRE(inbox.ok());
   for (int i = 0; i < 80; ++i) {
-    qappend(*a, "INBOX", "Subject: p\r\n\r\nparent");
+    append(*a, "INBOX", "Subject: p\r\n\r\nparent");
     REQUIRE(a->quota_usage().ok());
     REQUIRE((*inbox)->sync().ok());
   }
@@ -361,7 +327,7 @@ TEST_CASE("maildirsize: another process appends and expunges while we read") {
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
   REQUIRE((*inbox)->sync().ok());
-  QuotaUsage truth = walked(qroot(t));
+  QuotaUsage truth = walked(root_of(t));
   CHECK(truth.messages == 80 + kChild - kChild / 3);
   auto u = usage_of(*a);
   CHECK(u.messages == truth.messages);
@@ -378,8 +344,8 @@ TEST_CASE("memory store: exact usage counters") {
   REQUIRE(acc.ok());
   auto& a = **acc;
   REQUIRE(a.create_mailbox("A", SpecialUse::kNone).ok());
-  qappend(a, "INBOX", "123\n");  // 5 CRLF octets
-  uint32_t uid = qappend(a, "INBOX", "1234567");
+  append(a, "INBOX", "123\n");  // 5 CRLF octets
+  uint32_t uid = append(a, "INBOX", "1234567");
   CHECK(usage_of(a).bytes == 12);
   CHECK(usage_of(a).messages == 2);
   auto inbox = a.open_mailbox("INBOX", false);
